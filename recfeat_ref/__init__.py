@@ -1,0 +1,34 @@
+"""recfeat_ref: the tested reference package behind the *recfeat* book.
+
+Deep ("large") models for recommender-system feature engineering, taught
+from scratch and checked against well-kept libraries.
+
+Modules
+-------
+datasets       MovieLens-100K loader (cached, verified) and the article's
+               synthetic behaviour data.
+preprocessing  Cleaning rules, ID encoders, scalers, one-hot encoding.
+splits         Seeded train/validation/test splits.
+metrics        Classification, rating, ranking and beyond-accuracy metrics.
+losses         The mathematics chapter: a layer's forward pass, MSE, BCE.
+models         The article's MLP and biased matrix factorisation.
+training       One trainer for every model in the book.
+"""
+
+__version__ = "0.1.0"
+
+#: Column names shared by every module (one place, like Microsoft Recommenders).
+DEFAULT_USER_COL = "user_id"
+DEFAULT_ITEM_COL = "item_id"
+DEFAULT_RATING_COL = "rating"
+DEFAULT_TIMESTAMP_COL = "timestamp"
+DEFAULT_PREDICTION_COL = "prediction"
+
+__all__ = [
+    "__version__",
+    "DEFAULT_USER_COL",
+    "DEFAULT_ITEM_COL",
+    "DEFAULT_RATING_COL",
+    "DEFAULT_TIMESTAMP_COL",
+    "DEFAULT_PREDICTION_COL",
+]

@@ -1,0 +1,224 @@
+r"""The mathematics chapter in code: a layer's forward pass and the losses.
+
+Everything here is plain NumPy so that each formula is visible; the tests check
+each function against PyTorch (``torch.nn.functional``) and autograd.
+
+Notation (used in the book's Chapter 4): a batch of :math:`n` examples
+:math:`X \in \mathbb{R}^{n \times d}`, weights :math:`W \in \mathbb{R}^{h \times d}`,
+bias :math:`b \in \mathbb{R}^{h}`, logits :math:`z`, probabilities
+:math:`p = \sigma(z)`, labels :math:`y \in \{0, 1\}`.
+
+References
+----------
+Goodfellow, Bengio and Courville (2016), *Deep Learning*, MIT Press, sections 5.5
+(maximum likelihood) and 6.2.2 (sigmoid units for Bernoulli outputs).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import DataValidationError
+
+__all__ = [
+    "linear_forward",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "mse",
+    "cross_entropy",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "bce_grad_logit",
+    "article_bce",
+]
+
+
+def _as_float(name: str, x) -> np.ndarray:
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.size == 0:
+        raise DataValidationError(f"{name}: empty input")
+    if not np.all(np.isfinite(arr)):
+        raise DataValidationError(f"{name}: contains NaN or infinite values")
+    return arr
+
+
+def _same_shape(a_name: str, a: np.ndarray, b_name: str, b: np.ndarray) -> None:
+    if a.shape != b.shape:
+        raise DataValidationError(f"{a_name} has shape {a.shape} but {b_name} has shape {b.shape}")
+
+
+def _labels01(name: str, y) -> np.ndarray:
+    arr = _as_float(name, y)
+    bad = ~np.isin(arr, (0.0, 1.0))
+    if bad.any():
+        raise DataValidationError(f"{name}: labels must be 0 or 1, found {np.unique(arr[bad])[:5]}")
+    return arr
+
+
+def linear_forward(X, W, b) -> np.ndarray:
+    r"""Forward pass of a fully connected layer, :math:`Z = X W^\top + b`.
+
+    Parameters
+    ----------
+    X : array of shape (n, d)
+        A batch of ``n`` inputs with ``d`` features.
+    W : array of shape (h, d)
+        Weights, stored as PyTorch's ``nn.Linear`` stores them (out, in).
+    b : array of shape (h,)
+        Bias, broadcast over the batch.
+
+    Returns
+    -------
+    Z : array of shape (n, h)
+
+    Examples
+    --------
+    >>> linear_forward([[1.0, 2.0]], [[1.0, 1.0]], [0.5])
+    array([[3.5]])
+    """
+    X = _as_float("X", X)
+    W = _as_float("W", W)
+    b = _as_float("b", b)
+    if X.ndim != 2 or W.ndim != 2 or b.ndim != 1:
+        raise DataValidationError(
+            f"expected X (n, d), W (h, d), b (h,); got {X.shape}, {W.shape}, {b.shape}"
+        )
+    if X.shape[1] != W.shape[1] or W.shape[0] != b.shape[0]:
+        raise DataValidationError(
+            f"shapes do not chain: X {X.shape} @ W.T {W.T.shape} + b {b.shape}"
+        )
+    return X @ W.T + b  # (n, d) @ (d, h) + (h,) -> (n, h)
+
+
+def relu(z) -> np.ndarray:
+    r"""Rectified linear unit, :math:`\max(0, z)` elementwise."""
+    return np.maximum(np.asarray(z, dtype=np.float64), 0.0)
+
+
+def sigmoid(z) -> np.ndarray:
+    r"""Logistic function :math:`\sigma(z) = 1 / (1 + e^{-z})`, computed without overflow.
+
+    For :math:`z < 0` it uses the equivalent form :math:`e^{z} / (1 + e^{z})` so that
+    ``exp`` never sees a large positive argument.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    out = np.empty_like(z)
+    pos = z >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
+    ez = np.exp(z[~pos])
+    out[~pos] = ez / (1.0 + ez)
+    return out
+
+
+def softmax(z, axis: int = -1) -> np.ndarray:
+    r"""Softmax :math:`e^{z_k} / \sum_j e^{z_j}` along ``axis``, shifted by the max for stability."""
+    z = np.asarray(z, dtype=np.float64)
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def mse(y, y_hat) -> float:
+    r"""Mean squared error :math:`\frac{1}{n}\sum_i (y_i - \hat y_i)^2`.
+
+    The negative log-likelihood of a Gaussian with fixed variance, up to constants.
+
+    Examples
+    --------
+    >>> mse([1.0, 2.0], [1.0, 4.0])
+    2.0
+    """
+    y = _as_float("y", y)
+    y_hat = _as_float("y_hat", y_hat)
+    _same_shape("y", y, "y_hat", y_hat)
+    return float(np.mean((y - y_hat) ** 2))
+
+
+def cross_entropy(labels, logits) -> float:
+    r"""Multi-class cross-entropy :math:`-\frac{1}{n}\sum_i \log \mathrm{softmax}(z_i)_{y_i}`.
+
+    Parameters
+    ----------
+    labels : int array of shape (n,)
+        Class indices in ``[0, C)``.
+    logits : array of shape (n, C)
+
+    Notes
+    -----
+    Computed as ``logsumexp(z) - z[y]`` so that no probability is ever rounded to 0.
+    """
+    z = _as_float("logits", logits)
+    y = np.asarray(labels)
+    if z.ndim != 2 or y.shape != (z.shape[0],):
+        raise DataValidationError(f"expected labels (n,) and logits (n, C); got {y.shape}, {z.shape}")
+    if y.min() < 0 or y.max() >= z.shape[1]:
+        raise DataValidationError(f"labels must lie in [0, {z.shape[1]}), found {y.min()}..{y.max()}")
+    m = z.max(axis=1, keepdims=True)
+    logsumexp = (m + np.log(np.exp(z - m).sum(axis=1, keepdims=True)))[:, 0]
+    return float(np.mean(logsumexp - z[np.arange(len(y)), y]))
+
+
+def binary_cross_entropy(y, p, eps: float = 1e-12) -> float:
+    r"""Binary cross-entropy on probabilities.
+
+    .. math:: L = -\frac{1}{n}\sum_{i=1}^{n} \left[ y_i \log p_i + (1 - y_i) \log(1 - p_i) \right]
+
+    the negative mean log-likelihood of Bernoulli labels. Note the leading minus
+    sign: the source article omits it (see :func:`article_bce`).
+
+    Parameters
+    ----------
+    y : array of 0/1 labels
+    p : array of probabilities in [0, 1], same shape
+    eps : float
+        Probabilities are clipped to ``[eps, 1 - eps]`` so ``log`` stays finite.
+    """
+    y = _labels01("y", y)
+    p = _as_float("p", p)
+    _same_shape("y", y, "p", p)
+    if np.any((p < 0) | (p > 1)):
+        raise DataValidationError("p: probabilities must lie in [0, 1]")
+    p = np.clip(p, eps, 1 - eps)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def binary_cross_entropy_with_logits(y, z) -> float:
+    r"""Binary cross-entropy computed from logits, stably.
+
+    Substituting :math:`p = \sigma(z)` into :func:`binary_cross_entropy` gives
+    :math:`\ell(z, y) = \log(1 + e^{z}) - y z`, rewritten as
+
+    .. math:: \ell(z, y) = \max(z, 0) - y z + \log\left(1 + e^{-|z|}\right)
+
+    which never exponentiates a large positive number. This is what
+    ``torch.nn.BCEWithLogitsLoss`` computes.
+    """
+    y = _labels01("y", y)
+    z = _as_float("z", z)
+    _same_shape("y", y, "z", z)
+    return float(np.mean(np.maximum(z, 0) - y * z + np.log1p(np.exp(-np.abs(z)))))
+
+
+def bce_grad_logit(y, z) -> np.ndarray:
+    r"""Gradient of the mean BCE with respect to each logit: :math:`(\sigma(z_i) - y_i) / n`.
+
+    Derivation (Chapter 4): with :math:`\ell = \log(1 + e^{z}) - y z`,
+    :math:`\partial \ell / \partial z = \sigma(z) - y`; the mean over the batch
+    divides by :math:`n`.
+    """
+    y = _labels01("y", y)
+    z = _as_float("z", z)
+    _same_shape("y", y, "z", z)
+    return (sigmoid(z) - y) / y.size
+
+
+def article_bce(y, p, eps: float = 1e-12) -> float:
+    r"""The binary cross-entropy *as printed in the source article* (sign error kept).
+
+    .. math:: L_{\text{article}} = \frac{1}{n}\sum_{i=1}^{n} \left[ y_i \log p_i + (1 - y_i) \log(1 - p_i) \right]
+
+    This is the mean log-*likelihood*, always :math:`\le 0`. Minimising it pushes
+    every prediction away from its label, so it must not be used as a loss; it
+    equals ``-binary_cross_entropy(y, p)``. Kept only for the errata demonstration.
+    """
+    return -binary_cross_entropy(y, p, eps=eps)
