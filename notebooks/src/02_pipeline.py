@@ -95,6 +95,7 @@ pd.Series(report, name="rows")
 # question being asked.)
 
 # %%
+# NBVAL_CHECK_OUTPUT
 train, valid, test = ratio_split_by_user(ratings, ratios=RATIOS, seed=SEED)
 print({name: len(df) for name, df in [("train", train), ("valid", valid), ("test", test)]})
 
@@ -343,6 +344,15 @@ def unit(m):
 
 scores_content = unit(user_affinity) @ unit(item_genres).T
 print(scores_mf.shape, scores_pop.shape, scores_content.shape)
+
+# %% [markdown]
+# The content scores are cosine similarities written out by hand; scikit-learn's
+# `cosine_similarity` must give the same matrix (it also scores an all-zero profile as 0).
+
+# %%
+from sklearn.metrics.pairwise import cosine_similarity
+
+assert np.allclose(scores_content, cosine_similarity(user_affinity, item_genres))
 
 # %% [markdown]
 # Accuracy of the lists, and three *beyond-accuracy* measures: catalogue coverage (share

@@ -170,6 +170,7 @@ pd.Series(report, name="rows")
 # stopping), 10% test, seeded.
 
 # %%
+# NBVAL_CHECK_OUTPUT
 train_a, valid_a, test_a = random_split(pairs, ratios=(0.8, 0.1, 0.1), seed=SEED)
 print(len(train_a), len(valid_a), len(test_a))
 
