@@ -33,7 +33,7 @@ test: test-package test-notebooks test-book
 # Two workers for the package tests, one thread each: torch threads in two processes on
 # two cores oversubscribe the CPU and run several times slower.
 test-package: data
-	OMP_NUM_THREADS=1 $(PY) -m pytest tests -n 2 --dist loadfile
+	OMP_NUM_THREADS=1 $(PY) -m pytest tests recfeat_ref --doctest-modules -n 2 --dist loadfile
 
 # Notebooks run one at a time (each uses both cores for torch), with nbval's lax mode:
 # every cell must run; cells marked NBVAL_CHECK_OUTPUT must print what is committed.
