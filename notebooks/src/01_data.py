@@ -20,7 +20,8 @@ if "google.colab" in sys.modules:
     import subprocess
 
     REPO_URL = "https://github.com/recfeat/recfeat"  # synced from _config.yml
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"recfeat-ref @ git+{REPO_URL}"], check=True)
+    pip_install = [sys.executable, "-m", "pip", "install", "-q"]
+    subprocess.run([*pip_install, f"recfeat-ref @ git+{REPO_URL}"], check=True)
 
 # %% [markdown]
 # ## Where the data comes from
@@ -130,13 +131,20 @@ assert 0.5 < liked_share < 0.6, "about 55% of ratings are >= 4"
 
 # %%
 item_counts = ratings["item_id"].value_counts().sort_values()
-cum_share = np.concatenate([[0.0], item_counts.cumsum().to_numpy() / item_counts.sum()])
+cum_share = np.concatenate(
+    [[0.0], item_counts.cumsum().to_numpy() / item_counts.sum()]
+)
 item_frac = np.linspace(0, 1, len(cum_share))
 gini = 1 - 2 * np.trapezoid(cum_share, item_frac)
-top20_share = float(item_counts.iloc[::-1].head(int(0.2 * len(item_counts))).sum() / len(ratings))
+top20_share = float(
+    item_counts.iloc[::-1].head(int(0.2 * len(item_counts))).sum()
+    / len(ratings)
+)
 glue("gini", gini)
 glue("top20_share", top20_share)
-print(f"Gini = {gini:.3f}; the 20% most-rated films receive {top20_share:.1%} of all ratings")
+print(
+    f"Gini = {gini:.3f}; the 20% most-rated films receive {top20_share:.1%} of all ratings"
+)
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
@@ -281,6 +289,7 @@ ax.set_title("Ratings over time");
 # deviation of the ratings (about 1.1).
 # :::
 
+
 # %%
 def gini_of(counts):
     """Gini coefficient of a vector of non-negative counts (0 = equal)."""
@@ -298,6 +307,8 @@ genre_means = (
     .mean()
     .sort_values(ascending=False)
 )
-print(f"user Gini {user_gini:.3f} vs item Gini {gini:.3f}; films with < 10 ratings: {rare_share:.1%}")
+print(
+    f"user Gini {user_gini:.3f} vs item Gini {gini:.3f}; films with < 10 ratings: {rare_share:.1%}"
+)
 print(genre_means.round(2).head(3))
 assert user_gini < gini

@@ -22,7 +22,8 @@ if "google.colab" in sys.modules:
     import subprocess
 
     REPO_URL = "https://github.com/recfeat/recfeat"  # synced from _config.yml
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"recfeat-ref @ git+{REPO_URL}"], check=True)
+    pip_install = [sys.executable, "-m", "pip", "install", "-q"]
+    subprocess.run([*pip_install, f"recfeat-ref @ git+{REPO_URL}"], check=True)
 
 # %% [markdown]
 # ## The pipeline
@@ -31,7 +32,7 @@ if "google.colab" in sys.modules:
 # implements it in this chapter:
 #
 # ```{mermaid}
-# flowchart LR
+# flowchart TB
 #     A["Data collection<br/>datasets.load_movielens_100k"] --> B["Cleaning<br/>preprocessing.clean_interactions"]
 #     B --> C["Split<br/>splits.ratio_split_by_user"]
 #     C --> D["User profile<br/>(training ratings)"]
@@ -67,9 +68,21 @@ from recfeat_ref import metrics
 from recfeat_ref.book import glue
 from recfeat_ref.datasets import genre_matrix, load_movielens_100k
 from recfeat_ref.models import BiasedMF, MFConfig
-from recfeat_ref.preprocessing import IdEncoder, MinMaxScaler, OneHotEncoder, StandardScaler, clean_interactions, interactions_to_csr
+from recfeat_ref.preprocessing import (
+    IdEncoder,
+    MinMaxScaler,
+    OneHotEncoder,
+    StandardScaler,
+    clean_interactions,
+    interactions_to_csr,
+)
 from recfeat_ref.splits import ratio_split_by_user
-from recfeat_ref.training import TrainConfig, Trainer, plot_history, seed_everything
+from recfeat_ref.training import (
+    TrainConfig,
+    Trainer,
+    plot_history,
+    seed_everything,
+)
 
 # %% [markdown]
 # ## Data collection and cleaning
@@ -81,7 +94,12 @@ from recfeat_ref.training import TrainConfig, Trainer, plot_history, seed_everyt
 # %%
 ml = load_movielens_100k(verbose=False)
 ratings, report = clean_interactions(
-    ml.ratings, rating_col="rating", rating_range=(1, 5), timestamp_col="timestamp", keep="last", name="MovieLens-100K"
+    ml.ratings,
+    rating_col="rating",
+    rating_range=(1, 5),
+    timestamp_col="timestamp",
+    keep="last",
+    name="MovieLens-100K",
 )
 pd.Series(report, name="rows")
 
@@ -97,14 +115,21 @@ pd.Series(report, name="rows")
 # %%
 # NBVAL_CHECK_OUTPUT
 train, valid, test = ratio_split_by_user(ratings, ratios=RATIOS, seed=SEED)
-print({name: len(df) for name, df in [("train", train), ("valid", valid), ("test", test)]})
+print(
+    {
+        name: len(df)
+        for name, df in [("train", train), ("valid", valid), ("test", test)]
+    }
+)
 
 # %% [markdown]
 # The split functions are tested for the properties an honest evaluation needs; here we
 # re-check the two that matter most on the real data.
 
 # %%
-assert set(test["user_id"]) <= set(train["user_id"]), "every test user has training ratings"
+assert set(test["user_id"]) <= set(train["user_id"]), (
+    "every test user has training ratings"
+)
 assert not set(train.index) & set(test.index), "no rating is in both parts"
 assert len(train) + len(valid) + len(test) == len(ratings), "nothing lost"
 
@@ -117,10 +142,18 @@ assert len(train) + len(valid) + len(test) == len(ratings), "nothing lost"
 # part of the profile too.
 
 # %%
-genres = genre_matrix(ml.items)  # (n_items, n_genres) multi-hot, indexed by item_id
+genres = genre_matrix(
+    ml.items
+)  # (n_items, n_genres) multi-hot, indexed by item_id
 liked_train = train[train["rating"] >= LIKED]
-affinity = genres.loc[liked_train["item_id"]].groupby(liked_train["user_id"].to_numpy()).mean()
-activity = train.groupby("user_id")["rating"].agg(n_ratings="size", mean_rating="mean")
+affinity = (
+    genres.loc[liked_train["item_id"]]
+    .groupby(liked_train["user_id"].to_numpy())
+    .mean()
+)
+activity = train.groupby("user_id")["rating"].agg(
+    n_ratings="size", mean_rating="mean"
+)
 profiles = activity.join(affinity.add_prefix("likes_")).fillna(0.0)
 profiles.iloc[:5, :8].round(2)
 
@@ -164,8 +197,13 @@ content.iloc[:5, -6:].round(3)
 # table. The two are the same linear map (Chapter 4 proves it); one-hot spells it out.
 
 # %%
-occupation = OneHotEncoder(handle_unknown="ignore").fit(ml.users[["occupation"]])
-print(occupation.transform(ml.users[["occupation"]]).shape, occupation.get_feature_names_out()[:4])
+occupation = OneHotEncoder(handle_unknown="ignore").fit(
+    ml.users[["occupation"]]
+)
+print(
+    occupation.transform(ml.users[["occupation"]]).shape,
+    occupation.get_feature_names_out()[:4],
+)
 
 # %% [markdown]
 # **Transformation: normalisation.** Standardising puts features on one scale,
@@ -173,15 +211,24 @@ print(occupation.transform(ml.users[["occupation"]]).shape, occupation.get_featu
 # profile's count and mean rating, which differ by two orders of magnitude.
 
 # %%
-standardised = StandardScaler().fit_transform(profiles[["n_ratings", "mean_rating"]])
-print("means", standardised.mean(axis=0).round(6), "stds", standardised.std(axis=0).round(6))
+standardised = StandardScaler().fit_transform(
+    profiles[["n_ratings", "mean_rating"]]
+)
+print(
+    "means",
+    standardised.mean(axis=0).round(6),
+    "stds",
+    standardised.std(axis=0).round(6),
+)
 
 # %% [markdown]
 # **Combination: a cross.** Two categorical fields combined into one (gender x
 # occupation) let a linear model learn an effect that depends on both.
 
 # %%
-cross = (ml.users["gender"] + "_x_" + ml.users["occupation"]).rename("gender_x_occupation")
+cross = (ml.users["gender"] + "_x_" + ml.users["occupation"]).rename(
+    "gender_x_occupation"
+)
 print(cross.nunique(), "crossed values, e.g.", cross.iloc[0])
 
 # %% [markdown]
@@ -190,7 +237,11 @@ print(cross.nunique(), "crossed values, e.g.", cross.iloc[0])
 # mutual information and permutation importance, which also catch non-linear signal.)
 
 # %%
-corr = profiles.drop(columns="mean_rating").corrwith(profiles["mean_rating"]).dropna()
+corr = (
+    profiles.drop(columns="mean_rating")
+    .corrwith(profiles["mean_rating"])
+    .dropna()
+)
 corr.reindex(corr.abs().sort_values(ascending=False).index).head(5).round(3)
 
 # %% [markdown]
@@ -230,8 +281,17 @@ print(n_users - 1, "users and", n_items - 1, "items known from training")
 
 # %%
 seed_everything(SEED)
-mf = BiasedMF(MFConfig(n_users=n_users, n_items=n_items, n_factors=N_FACTORS, global_mean=float(train["rating"].mean())))
-config = TrainConfig(num_epochs=NUM_EPOCHS, lr=LR, weight_decay=WEIGHT_DECAY, seed=SEED)
+mf = BiasedMF(
+    MFConfig(
+        n_users=n_users,
+        n_items=n_items,
+        n_factors=N_FACTORS,
+        global_mean=float(train["rating"].mean()),
+    )
+)
+config = TrainConfig(
+    num_epochs=NUM_EPOCHS, lr=LR, weight_decay=WEIGHT_DECAY, seed=SEED
+)
 trainer = Trainer(mf, nn.MSELoss(), config)
 history = trainer.fit(tensors(train), tensors(valid))
 plot_history(history, title="Biased MF: squared error per epoch");
@@ -260,8 +320,14 @@ r_hat = trainer.predict((u_te, i_te)).numpy()
 mean_only = np.full_like(r_hat, train["rating"].mean())
 rating_table = pd.DataFrame(
     {
-        "global mean": {"RMSE": metrics.rmse(r_te, mean_only), "MAE": metrics.mae(r_te, mean_only)},
-        "biased MF": {"RMSE": metrics.rmse(r_te, r_hat), "MAE": metrics.mae(r_te, r_hat)},
+        "global mean": {
+            "RMSE": metrics.rmse(r_te, mean_only),
+            "MAE": metrics.mae(r_te, mean_only),
+        },
+        "biased MF": {
+            "RMSE": metrics.rmse(r_te, r_hat),
+            "MAE": metrics.mae(r_te, r_hat),
+        },
     }
 ).T
 glue("mf_rmse", rating_table.loc["biased MF", "RMSE"])
@@ -275,7 +341,10 @@ rating_table.round(4)
 
 # %%
 assert 0.88 < rating_table.loc["biased MF", "RMSE"] < 0.96
-assert rating_table.loc["biased MF", "RMSE"] < rating_table.loc["global mean", "RMSE"] - 0.1
+assert (
+    rating_table.loc["biased MF", "RMSE"]
+    < rating_table.loc["global mean", "RMSE"] - 0.1
+)
 
 # %% [markdown]
 # ### Classification: the article's accuracy, recall and F1
@@ -301,7 +370,9 @@ pd.Series(classification).round(4)
 # scored above a random disliked one, which is why later chapters prefer it.
 
 # %%
-assert classification["ROC-AUC"] > 0.7 and classification["accuracy"] > (y_true.mean())
+assert classification["ROC-AUC"] > 0.7 and classification["accuracy"] > (
+    y_true.mean()
+)
 
 # %% [markdown]
 # ### Ranking: the top ten
@@ -312,30 +383,46 @@ assert classification["ROC-AUC"] > 0.7 and classification["accuracy"] > (y_true.
 # loop. Indices here are encoder codes minus one (code 0, "unseen", is never
 # recommended).
 
+
 # %%
 def codes(df):
-    return pd.DataFrame({"user_id": user_enc.transform(df["user_id"]) - 1, "item_id": item_enc.transform(df["item_id"]) - 1})
+    return pd.DataFrame(
+        {
+            "user_id": user_enc.transform(df["user_id"]) - 1,
+            "item_id": item_enc.transform(df["item_id"]) - 1,
+        }
+    )
 
 
 U, I = n_users - 1, n_items - 1
 seen = interactions_to_csr(codes(train), n_users=U, n_items=I)
 liked_test = codes(test[test["rating"] >= LIKED])
-liked_test = liked_test[liked_test["item_id"] >= 0]  # a film never rated in training cannot be ranked
+liked_test = liked_test[
+    liked_test["item_id"] >= 0
+]  # a film never rated in training cannot be ranked
 relevant = metrics.relevant_from_frame(liked_test, n_users=U)
-print(f"{sum(len(r) > 0 for r in relevant)} users have at least one liked test film")
+print(
+    f"{sum(len(r) > 0 for r in relevant)} users have at least one liked test film"
+)
 
 # %% [markdown]
 # The three score matrices, each of shape (users, films):
 
 # %%
 with torch.no_grad():
-    scores_mf = mf.full_scores()[1:, 1:].cpu().numpy()  # drop the "unseen" row and column
+    scores_mf = (
+        mf.full_scores()[1:, 1:].cpu().numpy()
+    )  # drop the "unseen" row and column
 
 popularity = np.asarray(seen.sum(axis=0)).ravel()
 scores_pop = np.tile(popularity, (U, 1)).astype(float)
 
-item_genres = genres.loc[item_enc.classes_].to_numpy(float)  # (I, G), in code order
-user_affinity = affinity.reindex(user_enc.classes_).fillna(0.0).to_numpy()  # (U, G)
+item_genres = genres.loc[item_enc.classes_].to_numpy(
+    float
+)  # (I, G), in code order
+user_affinity = (
+    affinity.reindex(user_enc.classes_).fillna(0.0).to_numpy()
+)  # (U, G)
 
 
 def unit(m):
@@ -352,7 +439,9 @@ print(scores_mf.shape, scores_pop.shape, scores_content.shape)
 # %%
 from sklearn.metrics.pairwise import cosine_similarity
 
-assert np.allclose(scores_content, cosine_similarity(user_affinity, item_genres))
+assert np.allclose(
+    scores_content, cosine_similarity(user_affinity, item_genres)
+)
 
 # %% [markdown]
 # Accuracy of the lists, and three *beyond-accuracy* measures: catalogue coverage (share
@@ -362,13 +451,21 @@ assert np.allclose(scores_content, cosine_similarity(user_affinity, item_genres)
 
 # %%
 item_users = np.asarray((seen > 0).sum(axis=0)).ravel()
-features_for_diversity = np.column_stack([item_genres, np.ones(I)])  # a constant column avoids all-zero rows
+features_for_diversity = np.column_stack(
+    [item_genres, np.ones(I)]
+)  # a constant column avoids all-zero rows
 rows = {}
-for name, scores in [("popularity", scores_pop), ("content-based", scores_content), ("biased MF", scores_mf)]:
+for name, scores in [
+    ("popularity", scores_pop),
+    ("content-based", scores_content),
+    ("biased MF", scores_mf),
+]:
     top = metrics.topk_items(scores, K, exclude=seen)
     rows[name] = metrics.ranking_report(top, relevant, k=K) | {
         "coverage": metrics.catalog_coverage(top, I, k=K),
-        "diversity": metrics.intra_list_diversity(top, features_for_diversity, k=K),
+        "diversity": metrics.intra_list_diversity(
+            top, features_for_diversity, k=K
+        ),
         "novelty": metrics.novelty(top, item_users, k=K, n_users=U),
     }
 ranking_table = pd.DataFrame(rows).T
@@ -377,7 +474,9 @@ glue("mf_ndcg", ranking_table.loc["biased MF"].filter(like="ndcg").iloc[0])
 ranking_table.round(4)
 
 # %%
-ax = ranking_table.filter(regex="ndcg|recall|precision").plot.bar(figsize=(6, 3.5), rot=0)
+ax = ranking_table.filter(regex="ndcg|recall|precision").plot.bar(
+    figsize=(6, 3.5), rot=0
+)
 ax.set_ylabel(f"@{K}")
 ax.set_title("Top-10 accuracy, MovieLens-100K (per-user 8:1:1 split)");
 
@@ -397,9 +496,20 @@ ax.set_title("Top-10 accuracy, MovieLens-100K (per-user 8:1:1 split)");
 
 # %%
 ndcg_col = [c for c in ranking_table.columns if "ndcg" in c][0]
-assert ranking_table.drop(columns=["novelty"]).apply(lambda c: c.between(0, 1)).all().all()
-assert ranking_table.loc["popularity", ndcg_col] > ranking_table.loc["content-based", ndcg_col]
-assert ranking_table.loc["popularity", "coverage"] < ranking_table.loc["biased MF", "coverage"]
+assert (
+    ranking_table.drop(columns=["novelty"])
+    .apply(lambda c: c.between(0, 1))
+    .all()
+    .all()
+)
+assert (
+    ranking_table.loc["popularity", ndcg_col]
+    > ranking_table.loc["content-based", ndcg_col]
+)
+assert (
+    ranking_table.loc["popularity", "coverage"]
+    < ranking_table.loc["biased MF", "coverage"]
+)
 
 # %% [markdown]
 # ## Summary
@@ -435,22 +545,39 @@ assert ranking_table.loc["popularity", "coverage"] < ranking_table.loc["biased M
 # split it is not.
 # :::
 
+
 # %%
 def zscore_rows(s):
     """Standardise each user's scores (row) to mean 0 and standard deviation 1."""
-    return (s - s.mean(axis=1, keepdims=True)) / np.maximum(s.std(axis=1, keepdims=True), 1e-12)
+    return (s - s.mean(axis=1, keepdims=True)) / np.maximum(
+        s.std(axis=1, keepdims=True), 1e-12
+    )
 
 
 all_test = codes(test)
-all_relevant = metrics.relevant_from_frame(all_test[all_test["item_id"] >= 0], n_users=U)
-leaky_pop = ratings["item_id"].value_counts().reindex(item_enc.classes_).fillna(0).to_numpy(float)
+all_relevant = metrics.relevant_from_frame(
+    all_test[all_test["item_id"] >= 0], n_users=U
+)
+leaky_pop = (
+    ratings["item_id"]
+    .value_counts()
+    .reindex(item_enc.classes_)
+    .fillna(0)
+    .to_numpy(float)
+)
 experiments = [
     ("(1) popularity, all test films relevant", scores_pop, all_relevant),
     ("(1) biased MF, all test films relevant", scores_mf, all_relevant),
-    ("(3) popularity counted on all ratings (leak)", np.tile(leaky_pop, (U, 1)), relevant),
+    (
+        "(3) popularity counted on all ratings (leak)",
+        np.tile(leaky_pop, (U, 1)),
+        relevant,
+    ),
 ]
 for alpha in (0.0, 0.5, 1.0):
-    blend = alpha * zscore_rows(scores_mf) + (1 - alpha) * zscore_rows(scores_pop)
+    blend = alpha * zscore_rows(scores_mf) + (1 - alpha) * zscore_rows(
+        scores_pop
+    )
     experiments.append((f"(2) blend alpha={alpha}", blend, relevant))
 for name, scores, rel in experiments:
     top = metrics.topk_items(scores, K, exclude=seen)

@@ -23,7 +23,8 @@ if "google.colab" in sys.modules:
     import subprocess
 
     REPO_URL = "https://github.com/recfeat/recfeat"  # synced from _config.yml
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"recfeat-ref @ git+{REPO_URL}"], check=True)
+    pip_install = [sys.executable, "-m", "pip", "install", "-q"]
+    subprocess.run([*pip_install, f"recfeat-ref @ git+{REPO_URL}"], check=True)
 
 # %% [markdown]
 # ## Overview and notation
@@ -61,7 +62,9 @@ BATCH_SIZE = 256  # about 280 updates per epoch on the training split
 LR = 1e-3  # the article's Adam learning rate
 PATIENCE = 3  # early stopping: epochs without a better validation AUC
 GD_STEPS = 200  # full-batch gradient-descent steps of the small logistic model
-GD_LR = 1.0  # its step size; the loss is smooth and the model has three parameters
+GD_LR = (
+    1.0  # its step size; the loss is smooth and the model has three parameters
+)
 
 # %% [markdown]
 # The imports: the NumPy formulas come from `recfeat_ref.losses`, and PyTorch serves as
@@ -81,7 +84,12 @@ from recfeat_ref.datasets import load_movielens_100k
 from recfeat_ref.models import MLPConfig, OneHotMLP
 from recfeat_ref.preprocessing import IdEncoder
 from recfeat_ref.splits import random_split
-from recfeat_ref.training import TrainConfig, Trainer, plot_history, seed_everything
+from recfeat_ref.training import (
+    TrainConfig,
+    Trainer,
+    plot_history,
+    seed_everything,
+)
 
 rng = np.random.default_rng(SEED)  # the random inputs of the checks below
 
@@ -121,7 +129,9 @@ print("X", X.shape, "W", W.shape, "b", b.shape, "-> Z", Z.shape)
 
 # %%
 Z_torch = F.linear(torch.tensor(X), torch.tensor(W), torch.tensor(b)).numpy()
-assert np.allclose(Z, Z_torch, rtol=1e-12, atol=1e-12), "linear_forward disagrees with F.linear"
+assert np.allclose(Z, Z_torch, rtol=1e-12, atol=1e-12), (
+    "linear_forward disagrees with F.linear"
+)
 print("max |difference|:", np.abs(Z - Z_torch).max())
 
 # %% [markdown]
@@ -161,10 +171,19 @@ y = rng.normal(size=6)
 y_hat = rng.normal(size=6)
 mse_ours = losses.mse(y, y_hat)
 mse_torch = F.mse_loss(torch.tensor(y_hat), torch.tensor(y)).item()
-gauss_nll = -torch.distributions.Normal(torch.tensor(y_hat), 1.0).log_prob(torch.tensor(y)).mean().item()
+gauss_nll = (
+    -torch.distributions.Normal(torch.tensor(y_hat), 1.0)
+    .log_prob(torch.tensor(y))
+    .mean()
+    .item()
+)
 assert np.isclose(mse_ours, mse_torch), "mse disagrees with F.mse_loss"
-assert np.isclose(gauss_nll, mse_ours / 2 + 0.5 * np.log(2 * np.pi)), "MSE is not the Gaussian NLL"
-print(f"MSE {mse_ours:.6f} (torch {mse_torch:.6f}); Gaussian NLL {gauss_nll:.6f}")
+assert np.isclose(gauss_nll, mse_ours / 2 + 0.5 * np.log(2 * np.pi)), (
+    "MSE is not the Gaussian NLL"
+)
+print(
+    f"MSE {mse_ours:.6f} (torch {mse_torch:.6f}); Gaussian NLL {gauss_nll:.6f}"
+)
 
 # %% [markdown]
 # ### Multi-class cross-entropy: a categorical likelihood
@@ -194,15 +213,27 @@ print(f"MSE {mse_ours:.6f} (torch {mse_torch:.6f}); Gaussian NLL {gauss_nll:.6f}
 
 # %%
 C = 4
-logits = 10 * rng.normal(size=(5, C)) + 800.0  # (n, C); softmax ignores the shift, exp(800) overflows
+logits = (
+    10 * rng.normal(size=(5, C)) + 800.0
+)  # (n, C); softmax ignores the shift, exp(800) overflows
 labels = rng.integers(0, C, size=5)  # (n,)
 ce_ours = losses.cross_entropy(labels, logits)
 ce_torch = F.cross_entropy(torch.tensor(logits), torch.tensor(labels)).item()
-assert np.isclose(ce_ours, ce_torch, rtol=1e-10), "cross_entropy disagrees with F.cross_entropy"
-assert np.allclose(losses.softmax(logits), torch.softmax(torch.tensor(logits), dim=1).numpy())
+assert np.isclose(ce_ours, ce_torch, rtol=1e-10), (
+    "cross_entropy disagrees with F.cross_entropy"
+)
+assert np.allclose(
+    losses.softmax(logits), torch.softmax(torch.tensor(logits), dim=1).numpy()
+)
 with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-    naive = -np.mean(np.log(np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True))[np.arange(5), labels])
-print(f"cross-entropy {ce_ours:.4f} (torch {ce_torch:.4f}); naive softmax-then-log gives {naive}")
+    naive = -np.mean(
+        np.log(np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True))[
+            np.arange(5), labels
+        ]
+    )
+print(
+    f"cross-entropy {ce_ours:.4f} (torch {ce_torch:.4f}); naive softmax-then-log gives {naive}"
+)
 
 # %% [markdown]
 # ## Binary cross-entropy, derived
@@ -252,7 +283,9 @@ y = rng.integers(0, 2, size=8).astype(float)  # (n,) labels
 p = rng.uniform(0.01, 0.99, size=8)  # (n,) predicted probabilities
 bce_ours = losses.binary_cross_entropy(y, p)
 bce_torch = F.binary_cross_entropy(torch.tensor(p), torch.tensor(y)).item()
-assert np.isclose(bce_ours, bce_torch, rtol=1e-10), "binary_cross_entropy disagrees with torch"
+assert np.isclose(bce_ours, bce_torch, rtol=1e-10), (
+    "binary_cross_entropy disagrees with torch"
+)
 print(f"BCE {bce_ours:.6f} (torch {bce_torch:.6f})")
 
 # %% [markdown]
@@ -289,11 +322,25 @@ z = np.array([-1000.0, -30.0, -1.0, 0.0, 1.0, 30.0, 1000.0])
 y = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0])
 with np.errstate(over="ignore"):
     naive = np.log(1 + np.exp(z)) - y * z  # eq-math-bce-logit, per example
-stable = np.maximum(z, 0) - y * z + np.log1p(np.exp(-np.abs(z)))  # eq-math-bce-stable
-torch_per_example = F.binary_cross_entropy_with_logits(torch.tensor(z), torch.tensor(y), reduction="none").numpy()
-assert np.allclose(stable, torch_per_example), "the stable form disagrees with torch"
+stable = (
+    np.maximum(z, 0) - y * z + np.log1p(np.exp(-np.abs(z)))
+)  # eq-math-bce-stable
+torch_per_example = F.binary_cross_entropy_with_logits(
+    torch.tensor(z), torch.tensor(y), reduction="none"
+).numpy()
+assert np.allclose(stable, torch_per_example), (
+    "the stable form disagrees with torch"
+)
 assert np.isclose(losses.binary_cross_entropy_with_logits(y, z), stable.mean())
-pd.DataFrame({"z": z, "y": y, "naive": naive, "stable": stable, "torch": torch_per_example})
+pd.DataFrame(
+    {
+        "z": z,
+        "y": y,
+        "naive": naive,
+        "stable": stable,
+        "torch": torch_per_example,
+    }
+)
 
 # %% [markdown]
 # The naive form returns `inf` at $z = 1000$, where the true loss is 1000 (a confident
@@ -335,12 +382,23 @@ pd.DataFrame({"z": z, "y": y, "naive": naive, "stable": stable, "torch": torch_p
 z = rng.normal(scale=4.0, size=8)  # (n,) logits, several of them confident
 y = rng.integers(0, 2, size=8).astype(float)  # (n,) labels
 z_t = torch.tensor(z, requires_grad=True)
-F.binary_cross_entropy_with_logits(z_t, torch.tensor(y)).backward()  # mean over the batch
+F.binary_cross_entropy_with_logits(
+    z_t, torch.tensor(y)
+).backward()  # mean over the batch
 grad_autograd = z_t.grad.numpy()
 grad_formula = losses.bce_grad_logit(y, z)
-assert np.allclose(grad_autograd, grad_formula, rtol=1e-10, atol=1e-15), "gradient check failed"
+assert np.allclose(grad_autograd, grad_formula, rtol=1e-10, atol=1e-15), (
+    "gradient check failed"
+)
 print("gradient check passed: autograd equals (sigma(z) - y) / n")
-pd.DataFrame({"z": z, "y": y, "autograd": grad_autograd, "(sigma(z) - y) / n": grad_formula})
+pd.DataFrame(
+    {
+        "z": z,
+        "y": y,
+        "autograd": grad_autograd,
+        "(sigma(z) - y) / n": grad_formula,
+    }
+)
 
 # %% [markdown]
 # ## The data for the experiments
@@ -351,7 +409,9 @@ pd.DataFrame({"z": z, "y": y, "autograd": grad_autograd, "(sigma(z) - y) / n": g
 
 # %%
 ml = load_movielens_100k(verbose=False)
-ratings = ml.ratings.assign(label=(ml.ratings["rating"] >= 4).astype(np.float32))
+ratings = ml.ratings.assign(
+    label=(ml.ratings["rating"] >= 4).astype(np.float32)
+)
 ratings.head()
 
 # %% [markdown]
@@ -361,14 +421,18 @@ ratings.head()
 # %%
 # NBVAL_CHECK_OUTPUT
 positive_rate = float(ratings["label"].mean())
-print(f"{int(ratings['label'].sum())} liked of {len(ratings)} ratings; positive rate {positive_rate:.4f}")
+print(
+    f"{int(ratings['label'].sum())} liked of {len(ratings)} ratings; positive rate {positive_rate:.4f}"
+)
 
 # %% [markdown]
 # Chapter 1 found that a little over half the ratings are 4 or 5 stars; the check below
 # holds the data to that.
 
 # %%
-assert 0.5 < positive_rate < 0.6, f"positive rate {positive_rate:.4f} is outside (0.5, 0.6)"
+assert 0.5 < positive_rate < 0.6, (
+    f"positive rate {positive_rate:.4f} is outside (0.5, 0.6)"
+)
 glue("positive_rate", positive_rate)
 
 # %% [markdown]
@@ -392,13 +456,27 @@ item_enc = IdEncoder().fit(train["item_id"])
 
 def to_tensors(df):
     """(inputs, target): field indices of shape (n, 2) and float labels of shape (n,)."""
-    x = np.column_stack([user_enc.transform(df["user_id"]), item_enc.transform(df["item_id"])])  # (n, 2)
-    y = df["label"].to_numpy(np.float32, copy=True)  # (n,), a writable copy for torch
+    x = np.column_stack(
+        [user_enc.transform(df["user_id"]), item_enc.transform(df["item_id"])]
+    )  # (n, 2)
+    y = df["label"].to_numpy(
+        np.float32, copy=True
+    )  # (n,), a writable copy for torch
     return torch.as_tensor(x, dtype=torch.long), torch.as_tensor(y)
 
 
-data = {"train": to_tensors(train), "valid": to_tensors(valid), "test": to_tensors(test)}
-print({name: tuple(x.shape) for name, (x, _) in data.items()}, "users", user_enc.n_classes_, "items", item_enc.n_classes_)
+data = {
+    "train": to_tensors(train),
+    "valid": to_tensors(valid),
+    "test": to_tensors(test),
+}
+print(
+    {name: tuple(x.shape) for name, (x, _) in data.items()},
+    "users",
+    user_enc.n_classes_,
+    "items",
+    item_enc.n_classes_,
+)
 
 # %% [markdown]
 # ## The source article's sign error
@@ -427,8 +505,12 @@ p_grid = np.array([0.99, 0.9, 0.5, 0.1, 0.01])
 pd.DataFrame(
     {
         "p (y = 1)": p_grid,
-        "article's L (eq-math-article)": [losses.article_bce([1.0], [q]) for q in p_grid],
-        "BCE (eq-math-bce)": [losses.binary_cross_entropy([1.0], [q]) for q in p_grid],
+        "article's L (eq-math-article)": [
+            losses.article_bce([1.0], [q]) for q in p_grid
+        ],
+        "BCE (eq-math-bce)": [
+            losses.binary_cross_entropy([1.0], [q]) for q in p_grid
+        ],
     }
 ).round(4)
 
@@ -440,12 +522,20 @@ pd.DataFrame(
 z = rng.normal(scale=2.0, size=8)
 y = rng.integers(0, 2, size=8).astype(float)
 z_t, y_t = torch.tensor(z, requires_grad=True), torch.tensor(y)
-article_t = (y_t * F.logsigmoid(z_t) + (1 - y_t) * F.logsigmoid(-z_t)).mean()  # eq-math-article
+article_t = (
+    y_t * F.logsigmoid(z_t) + (1 - y_t) * F.logsigmoid(-z_t)
+).mean()  # eq-math-article
 article_t.backward()
-assert np.isclose(article_t.item(), losses.article_bce(y, losses.sigmoid(z))), "article_bce disagrees"
+assert np.isclose(article_t.item(), losses.article_bce(y, losses.sigmoid(z))), (
+    "article_bce disagrees"
+)
 assert article_t.item() <= 0, "a log-likelihood is never positive"
-assert np.allclose(z_t.grad.numpy(), -losses.bce_grad_logit(y, z)), "gradient is not minus the BCE gradient"
-print(f"article's L = {article_t.item():.4f} <= 0; its gradient is -(sigma(z) - y) / n")
+assert np.allclose(z_t.grad.numpy(), -losses.bce_grad_logit(y, z)), (
+    "gradient is not minus the BCE gradient"
+)
+print(
+    f"article's L = {article_t.item():.4f} <= 0; its gradient is -(sigma(z) - y) / n"
+)
 
 # %% [markdown]
 # ### Gradient descent with both formulas, on MovieLens-100K
@@ -465,8 +555,14 @@ item_mean = train.groupby("item_id")["rating"].mean()
 
 def mean_rating_features(df):
     """(n, 2): the user's and the item's mean training rating, centred; unseen ids get 0."""
-    u = df["user_id"].map(user_mean).fillna(global_mean).to_numpy() - global_mean
-    v = df["item_id"].map(item_mean).fillna(global_mean).to_numpy() - global_mean
+    u = (
+        df["user_id"].map(user_mean).fillna(global_mean).to_numpy()
+        - global_mean
+    )
+    v = (
+        df["item_id"].map(item_mean).fillna(global_mean).to_numpy()
+        - global_mean
+    )
     return np.column_stack([u, v])
 
 
@@ -481,6 +577,7 @@ print("fit", X_fit.shape, "eval", X_eval.shape)
 # takes that logit gradient as an argument, so the same loop runs every loss of this
 # chapter, and it records test accuracy, AUC and log loss before each step.
 
+
 # %%
 def gradient_descent(grad_logit, b0=0.0, steps=GD_STEPS, lr=GD_LR):
     """Fit z = X_fit w + b by full-batch gradient descent; return the test metrics per step."""
@@ -491,7 +588,9 @@ def gradient_descent(grad_logit, b0=0.0, steps=GD_STEPS, lr=GD_LR):
         rows.append(
             {
                 "step": step,
-                "accuracy": metrics.accuracy(y_eval, (p_eval >= 0.5).astype(float)),
+                "accuracy": metrics.accuracy(
+                    y_eval, (p_eval >= 0.5).astype(float)
+                ),
                 "auc": metrics.roc_auc(y_eval, p_eval),
                 "log_loss": metrics.log_loss(y_eval, p_eval),
             }
@@ -509,9 +608,16 @@ def gradient_descent(grad_logit, b0=0.0, steps=GD_STEPS, lr=GD_LR):
 # %%
 runs = {
     "BCE (correct)": gradient_descent(losses.bce_grad_logit),
-    "article's formula": gradient_descent(lambda y, z: -losses.bce_grad_logit(y, z)),
+    "article's formula": gradient_descent(
+        lambda y, z: -losses.bce_grad_logit(y, z)
+    ),
 }
-pd.concat({name: run.set_index("step").loc[[0, GD_STEPS]] for name, run in runs.items()}).round(3)
+pd.concat(
+    {
+        name: run.set_index("step").loc[[0, GD_STEPS]]
+        for name, run in runs.items()
+    }
+).round(3)
 
 # %% [markdown]
 # The curves over the steps, for test accuracy and test AUC:
@@ -522,7 +628,9 @@ for name, run in runs.items():
     axes[0].plot(run["step"], run["accuracy"], label=name)
     axes[1].plot(run["step"], run["auc"], label=name)
 axes[0].axhline(positive_rate, color="grey", ls=":", label="always 'liked'")
-axes[0].set(xlabel="gradient-descent step", ylabel="test accuracy", title="Accuracy")
+axes[0].set(
+    xlabel="gradient-descent step", ylabel="test accuracy", title="Accuracy"
+)
 axes[1].axhline(0.5, color="grey", ls=":", label="chance")
 axes[1].set(xlabel="gradient-descent step", ylabel="test AUC", title="AUC")
 for ax in axes:
@@ -553,10 +661,18 @@ glue("gd_auc_article", float(article["auc"].iloc[-1]))
 # hold each curve to its direction.
 
 # %%
-assert correct["accuracy"].iloc[-1] > correct["accuracy"].iloc[0] + 0.1, "BCE must raise the accuracy"
-assert article["accuracy"].iloc[-1] < article["accuracy"].iloc[0] - 0.05, "the article's loss must lower it"
-assert correct["auc"].iloc[-1] > 0.7 and article["auc"].iloc[-1] < 0.3, "AUC must move up / down"
-assert np.isclose(article["accuracy"].iloc[-1], 1 - y_eval.mean()), "the article's run should end predicting all 0"
+assert correct["accuracy"].iloc[-1] > correct["accuracy"].iloc[0] + 0.1, (
+    "BCE must raise the accuracy"
+)
+assert article["accuracy"].iloc[-1] < article["accuracy"].iloc[0] - 0.05, (
+    "the article's loss must lower it"
+)
+assert correct["auc"].iloc[-1] > 0.7 and article["auc"].iloc[-1] < 0.3, (
+    "AUC must move up / down"
+)
+assert np.isclose(article["accuracy"].iloc[-1], 1 - y_eval.mean()), (
+    "the article's run should end predicting all 0"
+)
 
 # %% [markdown]
 # The fix is one character: put the minus sign back, as in {eq}`eq-math-bce`. In
@@ -579,6 +695,7 @@ assert np.isclose(article["accuracy"].iloc[-1], 1 - y_eval.mean()), "the article
 # largest {cite}`goodfellow2016deep` (section 6.2.2). We write {eq}`eq-math-mse-grad` for
 # the mean loss and check it with autograd.
 
+
 # %%
 def mse_grad_logit(y, z):
     """Gradient of the mean of (sigma(z) - y)^2 with respect to each logit, eq-math-mse-grad / n."""
@@ -590,7 +707,9 @@ z = rng.normal(scale=4.0, size=8)
 y = rng.integers(0, 2, size=8).astype(float)
 z_t = torch.tensor(z, requires_grad=True)
 F.mse_loss(torch.sigmoid(z_t), torch.tensor(y)).backward()
-assert np.allclose(z_t.grad.numpy(), mse_grad_logit(y, z), rtol=1e-10, atol=1e-15), "MSE gradient check failed"
+assert np.allclose(
+    z_t.grad.numpy(), mse_grad_logit(y, z), rtol=1e-10, atol=1e-15
+), "MSE gradient check failed"
 print("MSE gradient check passed")
 
 # %% [markdown]
@@ -600,10 +719,23 @@ print("MSE gradient check passed")
 z_grid = np.linspace(-10, 10, 401)
 ones = np.ones_like(z_grid)
 fig, ax = plt.subplots(figsize=(6, 3.5))
-ax.plot(z_grid, np.abs(losses.bce_grad_logit(ones, z_grid)) * z_grid.size, label=r"BCE: $|\sigma(z) - 1|$")
-ax.plot(z_grid, np.abs(mse_grad_logit(ones, z_grid)) * z_grid.size, label=r"MSE: $|2(\sigma(z) - 1)\sigma(z)(1 - \sigma(z))|$")
+ax.plot(
+    z_grid,
+    np.abs(losses.bce_grad_logit(ones, z_grid)) * z_grid.size,
+    label=r"BCE: $|\sigma(z) - 1|$",
+)
+ax.plot(
+    z_grid,
+    np.abs(mse_grad_logit(ones, z_grid)) * z_grid.size,
+    label=r"MSE: $|2(\sigma(z) - 1)\sigma(z)(1 - \sigma(z))|$",
+)
 ax.axvspan(-10, -2, color="red", alpha=0.08, label="confidently wrong")
-ax.set(xlabel="logit z (label y = 1)", ylabel="|dloss / dz|", yscale="log", ylim=(1e-5, 2))
+ax.set(
+    xlabel="logit z (label y = 1)",
+    ylabel="|dloss / dz|",
+    yscale="log",
+    ylim=(1e-5, 2),
+)
 ax.grid(alpha=0.3)
 ax.legend(fontsize=8);
 
@@ -622,6 +754,7 @@ ax.legend(fontsize=8);
 # two are in different units, so both runs select their best epoch by the same criterion,
 # the validation AUC, and both report AUC and log loss on the probabilities.
 
+
 # %%
 def mse_on_probabilities(logits, target):
     """Mean of (sigma(z) - y)^2: the Brier score, the loss the article's text names."""
@@ -630,16 +763,30 @@ def mse_on_probabilities(logits, target):
 
 loss_functions = {"BCE": nn.BCEWithLogitsLoss(), "MSE": mse_on_probabilities}
 config = TrainConfig(
-    num_epochs=NUM_EPOCHS, batch_size=BATCH_SIZE, lr=LR, patience=PATIENCE,
-    monitor="valid_auc", mode="max", seed=SEED, progress=True,
+    num_epochs=NUM_EPOCHS,
+    batch_size=BATCH_SIZE,
+    lr=LR,
+    patience=PATIENCE,
+    monitor="valid_auc",
+    mode="max",
+    seed=SEED,
+    progress=True,
 )
 trainers, histories = {}, {}
 for name, loss_fn in loss_functions.items():
     seed_everything(SEED)  # identical initial weights for both runs
-    model = OneHotMLP(MLPConfig(field_dims=(user_enc.n_classes_, item_enc.n_classes_), hidden_dim=HIDDEN_DIM))
+    model = OneHotMLP(
+        MLPConfig(
+            field_dims=(user_enc.n_classes_, item_enc.n_classes_),
+            hidden_dim=HIDDEN_DIM,
+        )
+    )
     trainers[name] = Trainer(
-        model, loss_fn, config,
-        metrics={"auc": metrics.roc_auc, "logloss": metrics.log_loss}, output_transform=torch.sigmoid,
+        model,
+        loss_fn,
+        config,
+        metrics={"auc": metrics.roc_auc, "logloss": metrics.log_loss},
+        output_transform=torch.sigmoid,
     )
     histories[name] = trainers[name].fit(data["train"], data["valid"])
 
@@ -647,12 +794,28 @@ for name, loss_fn in loss_functions.items():
 # The validation curves of the two runs, side by side:
 
 # %%
-curves = pd.concat({name: hist.set_index("epoch")[["valid_auc", "valid_logloss"]] for name, hist in histories.items()}, axis=1)
+curves = pd.concat(
+    {
+        name: hist.set_index("epoch")[["valid_auc", "valid_logloss"]]
+        for name, hist in histories.items()
+    },
+    axis=1,
+)
 curves.columns = [f"{name} {column}" for name, column in curves.columns]
 curves = curves.reset_index()
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
-plot_history(curves, [c for c in curves.columns if c.endswith("auc")], ax=axes[0], title="validation AUC")
-plot_history(curves, [c for c in curves.columns if c.endswith("logloss")], ax=axes[1], title="validation log loss")
+plot_history(
+    curves,
+    [c for c in curves.columns if c.endswith("auc")],
+    ax=axes[0],
+    title="validation AUC",
+)
+plot_history(
+    curves,
+    [c for c in curves.columns if c.endswith("logloss")],
+    ax=axes[1],
+    title="validation log loss",
+)
 fig.tight_layout()
 
 # %% [markdown]
@@ -665,7 +828,9 @@ train_rate = float(data["train"][1].mean())
 results = {
     "base rate (no skill)": {
         "test AUC": 0.5,
-        "test log loss": metrics.log_loss(y_test, np.full_like(y_test, train_rate)),
+        "test log loss": metrics.log_loss(
+            y_test, np.full_like(y_test, train_rate)
+        ),
         "best epoch": np.nan,
     }
 }
@@ -684,8 +849,13 @@ glue("bce_auc", float(results.loc["BCE", "test AUC"]))
 glue("mse_auc", float(results.loc["MSE", "test AUC"]))
 glue("bce_logloss", float(results.loc["BCE", "test log loss"]))
 glue("mse_logloss", float(results.loc["MSE", "test log loss"]))
-glue("base_logloss", float(results.loc["base rate (no skill)", "test log loss"]))
-glue("auc_gap", float(abs(results.loc["BCE", "test AUC"] - results.loc["MSE", "test AUC"])))
+glue(
+    "base_logloss", float(results.loc["base rate (no skill)", "test log loss"])
+)
+glue(
+    "auc_gap",
+    float(abs(results.loc["BCE", "test AUC"] - results.loc["MSE", "test AUC"])),
+)
 glue("logistic_auc", float(correct["auc"].iloc[-1]))
 
 # %% [markdown]
@@ -707,9 +877,16 @@ glue("logistic_auc", float(correct["auc"].iloc[-1]))
 # %%
 for name in ("BCE", "MSE"):
     auc = results.loc[name, "test AUC"]
-    assert 0.70 <= auc <= 0.85, f"{name}: test AUC {auc:.3f} is outside [0.70, 0.85]"
-    assert results.loc[name, "test log loss"] < results.loc["base rate (no skill)", "test log loss"], name
-assert abs(results.loc["BCE", "test AUC"] - results.loc["MSE", "test AUC"]) < 0.02, "the two losses no longer tie"
+    assert 0.70 <= auc <= 0.85, (
+        f"{name}: test AUC {auc:.3f} is outside [0.70, 0.85]"
+    )
+    assert (
+        results.loc[name, "test log loss"]
+        < results.loc["base rate (no skill)", "test log loss"]
+    ), name
+assert (
+    abs(results.loc["BCE", "test AUC"] - results.loc["MSE", "test AUC"]) < 0.02
+), "the two losses no longer tie"
 
 # %% [markdown]
 # ### Where MSE's flat gradient does bite
@@ -735,7 +912,12 @@ cold_start = {
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for name, run in cold_start.items():
     ax.plot(run["step"], run["log_loss"], label=name)
-ax.set(xlabel="gradient-descent step", ylabel="test log loss", yscale="log", title="Starting confidently wrong (b = -8)")
+ax.set(
+    xlabel="gradient-descent step",
+    ylabel="test log loss",
+    yscale="log",
+    title="Starting confidently wrong (b = -8)",
+)
 ax.grid(alpha=0.3)
 ax.legend();
 
@@ -746,8 +928,13 @@ glue("cold_mse_logloss", float(cold_start["MSE"]["log_loss"].iloc[-1]))
 glue("cold_bce_acc", float(cold_start["BCE"]["accuracy"].iloc[-1]))
 glue("cold_mse_acc", float(cold_start["MSE"]["accuracy"].iloc[-1]))
 glue("gd_steps", GD_STEPS)
-assert cold_start["BCE"]["log_loss"].iloc[-1] < 0.7, "BCE must escape the confidently wrong start"
-assert cold_start["MSE"]["log_loss"].iloc[-1] > 0.9 * cold_start["MSE"]["log_loss"].iloc[0], "MSE should barely move"
+assert cold_start["BCE"]["log_loss"].iloc[-1] < 0.7, (
+    "BCE must escape the confidently wrong start"
+)
+assert (
+    cold_start["MSE"]["log_loss"].iloc[-1]
+    > 0.9 * cold_start["MSE"]["log_loss"].iloc[0]
+), "MSE should barely move"
 
 # %% [markdown]
 # From the same start (test log loss {glue:text}`cold_start_logloss:.2f`), BCE reaches a
@@ -807,7 +994,9 @@ labels = rng.integers(0, 3, size=5)  # (n,)
 logits_t = torch.tensor(logits, requires_grad=True)
 F.cross_entropy(logits_t, torch.tensor(labels)).backward()
 one_hot = np.eye(3)[labels]  # (n, C)
-assert np.allclose(logits_t.grad.numpy(), (losses.softmax(logits) - one_hot) / len(labels))
+assert np.allclose(
+    logits_t.grad.numpy(), (losses.softmax(logits) - one_hot) / len(labels)
+)
 print("softmax(z) - onehot(y), divided by n, equals autograd")
 
 # %% [markdown]
@@ -829,7 +1018,10 @@ print("softmax(z) - onehot(y), divided by n, equals autograd")
 z = rng.normal(scale=3.0, size=10)
 y = rng.integers(0, 2, size=10)
 two_class_logits = np.column_stack([np.zeros_like(z), z])  # (n, 2)
-assert np.isclose(losses.binary_cross_entropy_with_logits(y.astype(float), z), losses.cross_entropy(y, two_class_logits))
+assert np.isclose(
+    losses.binary_cross_entropy_with_logits(y.astype(float), z),
+    losses.cross_entropy(y, two_class_logits),
+)
 print("BCE on z equals two-class cross-entropy on (0, z)")
 
 # %% [markdown]
@@ -853,7 +1045,9 @@ print("BCE on z equals two-class cross-entropy on (0, z)")
 # %%
 for c in (1, 10, 100):
     p_wrong = losses.sigmoid(X_eval @ (-c * np.ones(2)))
-    print(f"c = {c:>3}: article's L = {losses.article_bce(y_eval, p_wrong):9.3f}")
+    print(
+        f"c = {c:>3}: article's L = {losses.article_bce(y_eval, p_wrong):9.3f}"
+    )
 
 # %% [markdown]
 # **4. Where the gradients cross.** For $y = 1$, find the logit at which MSE's gradient
@@ -875,6 +1069,11 @@ for c in (1, 10, 100):
 z_grid = np.linspace(-10, 10, 200_001)
 mse_mag = np.abs(mse_grad_logit(np.ones_like(z_grid), z_grid)) * z_grid.size
 z_peak = z_grid[np.argmax(mse_mag)]
-ratio = losses.bce_grad_logit(np.ones(1), np.array([-5.0]))[0] / mse_grad_logit(np.ones(1), np.array([-5.0]))[0]
+ratio = (
+    losses.bce_grad_logit(np.ones(1), np.array([-5.0]))[0]
+    / mse_grad_logit(np.ones(1), np.array([-5.0]))[0]
+)
 assert abs(z_peak - np.log(0.5)) < 1e-3 and abs(mse_mag.max() - 8 / 27) < 1e-6
-print(f"MSE gradient peaks at z = {z_peak:.3f} with {mse_mag.max():.4f}; BCE / MSE at z = -5: {ratio:.1f}")
+print(
+    f"MSE gradient peaks at z = {z_peak:.3f} with {mse_mag.max():.4f}; BCE / MSE at z = -5: {ratio:.1f}"
+)

@@ -22,7 +22,8 @@ if "google.colab" in sys.modules:
     import subprocess
 
     REPO_URL = "https://github.com/recfeat/recfeat"  # synced from _config.yml
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"recfeat-ref @ git+{REPO_URL}"], check=True)
+    pip_install = [sys.executable, "-m", "pip", "install", "-q"]
+    subprocess.run([*pip_install, f"recfeat-ref @ git+{REPO_URL}"], check=True)
 
 # %% [markdown]
 # ## The article's code and what is wrong with it
@@ -106,7 +107,13 @@ from recfeat_ref.models import MLPConfig, OneHotMLP
 from recfeat_ref.preprocessing import IdEncoder, clean_interactions
 from recfeat_ref.splits import kfold_split, random_split
 from recfeat_ref.synthetic import make_behavior_data
-from recfeat_ref.training import TrainConfig, Trainer, get_device, plot_history, seed_everything
+from recfeat_ref.training import (
+    TrainConfig,
+    Trainer,
+    get_device,
+    plot_history,
+    seed_everything,
+)
 
 print("device:", get_device())
 
@@ -122,7 +129,11 @@ print("device:", get_device())
 
 # %%
 events, truth = make_behavior_data(
-    n_users=N_USERS, n_items=N_ITEMS, n_events=N_EVENTS, seed=SEED, return_truth=True
+    n_users=N_USERS,
+    n_items=N_ITEMS,
+    n_events=N_EVENTS,
+    seed=SEED,
+    return_truth=True,
 )
 csv_path = Path(tempfile.mkdtemp()) / "user_behavior.csv"
 events.to_csv(csv_path, index=False)
@@ -135,7 +146,9 @@ print(events.attrs["description"])
 
 # %%
 log = pd.read_csv(csv_path)
-log["behavior"] = pd.Categorical(log["behavior"], categories=events["behavior"].cat.categories, ordered=True)
+log["behavior"] = pd.Categorical(
+    log["behavior"], categories=events["behavior"].cat.categories, ordered=True
+)
 log.head()
 
 # %%
@@ -154,7 +167,9 @@ pairs = log.groupby(["user_id", "item_id"], as_index=False, observed=True).agg(
     deepest=("behavior", "max"), timestamp=("timestamp", "max")
 )
 pairs["label"] = (pairs["deepest"] >= "purchase").astype(np.float32)
-print(f"{len(pairs)} pairs from {len(log)} events; purchase rate {pairs['label'].mean():.3f}")
+print(
+    f"{len(pairs)} pairs from {len(log)} events; purchase rate {pairs['label'].mean():.3f}"
+)
 
 # %% [markdown]
 # Cleaning: `clean_interactions` drops rows with missing ids and duplicates of a
@@ -162,7 +177,9 @@ print(f"{len(pairs)} pairs from {len(log)} events; purchase rate {pairs['label']
 # nothing to remove; the report proves it rather than assuming it.
 
 # %%
-pairs, report = clean_interactions(pairs, timestamp_col="timestamp", keep="last", name="user_behavior.csv")
+pairs, report = clean_interactions(
+    pairs, timestamp_col="timestamp", keep="last", name="user_behavior.csv"
+)
 pd.Series(report, name="rows")
 
 # %% [markdown]
@@ -171,12 +188,15 @@ pd.Series(report, name="rows")
 
 # %%
 # NBVAL_CHECK_OUTPUT
-train_a, valid_a, test_a = random_split(pairs, ratios=(0.8, 0.1, 0.1), seed=SEED)
+train_a, valid_a, test_a = random_split(
+    pairs, ratios=(0.8, 0.1, 0.1), seed=SEED
+)
 print(len(train_a), len(valid_a), len(test_a))
 
 # %% [markdown]
 # **Separate encoders, fitted on training rows only** (defect 2). Each maps raw ids to
 # `1..n` and anything unseen to `0`.
+
 
 # %%
 def fit_encoders(train):
@@ -186,12 +206,19 @@ def fit_encoders(train):
 
 def to_tensors(df, encoders):
     """(inputs, target): field indices of shape (n, 2) and float labels of shape (n,)."""
-    x = np.column_stack([encoders[col].transform(df[col]) for col in ("user_id", "item_id")])
-    return torch.tensor(x, dtype=torch.long), torch.tensor(df["label"].to_numpy(np.float32))
+    x = np.column_stack(
+        [encoders[col].transform(df[col]) for col in ("user_id", "item_id")]
+    )
+    return torch.tensor(x, dtype=torch.long), torch.tensor(
+        df["label"].to_numpy(np.float32)
+    )
 
 
 enc_a = fit_encoders(train_a)
-data_a = {name: to_tensors(df, enc_a) for name, df in [("train", train_a), ("valid", valid_a), ("test", test_a)]}
+data_a = {
+    name: to_tensors(df, enc_a)
+    for name, df in [("train", train_a), ("valid", valid_a), ("test", test_a)]
+}
 print({k: tuple(v[0].shape) for k, v in data_a.items()})
 print("unseen users in test:", int((data_a["test"][0][:, 0] == 0).sum()))
 
@@ -202,6 +229,7 @@ print("unseen users in test:", int((data_a["test"][0][:, 0] == 0).sum()))
 # (defect 9). The test suite checks that this equals the dense `nn.Linear` on explicit
 # one-hot vectors. The model returns a logit, and the loss is `BCEWithLogitsLoss`
 # (defects 6 and 7).
+
 
 # %%
 def make_model(encoders):
@@ -219,9 +247,21 @@ model_a
 # validation loss has not improved for `PATIENCE` epochs, and restores the best weights.
 
 # %%
-config = TrainConfig(num_epochs=NUM_EPOCHS, batch_size=BATCH_SIZE, lr=LR, patience=PATIENCE, seed=SEED)
+config = TrainConfig(
+    num_epochs=NUM_EPOCHS,
+    batch_size=BATCH_SIZE,
+    lr=LR,
+    patience=PATIENCE,
+    seed=SEED,
+)
 auc_metric = {"auc": metrics.roc_auc}
-trainer_a = Trainer(model_a, nn.BCEWithLogitsLoss(), config, metrics=auc_metric, output_transform=torch.sigmoid)
+trainer_a = Trainer(
+    model_a,
+    nn.BCEWithLogitsLoss(),
+    config,
+    metrics=auc_metric,
+    output_transform=torch.sigmoid,
+)
 history_a = trainer_a.fit(data_a["train"], data_a["valid"])
 
 # %% [markdown]
@@ -241,6 +281,7 @@ plot_history(history_a, title="Synthetic behaviour log: BCE per epoch");
 # (always predict "no purchase") and an *oracle* that scores pairs by the planted true
 # affinity, which no model can beat on average.
 
+
 # %%
 def classification_report(y_true, p):
     y_hat = (p >= 0.5).astype(int)
@@ -254,10 +295,15 @@ def classification_report(y_true, p):
 
 y_test_a = data_a["test"][1].numpy()
 p_test_a = trainer_a.predict(data_a["test"][0]).numpy()
-oracle = truth.affinity[test_a["user_id"].to_numpy(), test_a["item_id"].to_numpy()]
+oracle = truth.affinity[
+    test_a["user_id"].to_numpy(), test_a["item_id"].to_numpy()
+]
 table_a = pd.DataFrame(
     {
-        "majority (always 0)": classification_report(y_test_a, np.zeros_like(p_test_a)) | {"auc": 0.5},
+        "majority (always 0)": classification_report(
+            y_test_a, np.zeros_like(p_test_a)
+        )
+        | {"auc": 0.5},
         "OneHotMLP": classification_report(y_test_a, p_test_a),
         "oracle (true affinity)": {"auc": metrics.roc_auc(y_test_a, oracle)},
     }
@@ -278,7 +324,9 @@ table_a.round(3)
 p_valid_a = trainer_a.predict(data_a["valid"][0]).numpy()
 y_valid_a = data_a["valid"][1].numpy()
 thresholds = np.linspace(0.02, 0.5, 49)
-f1_valid = [metrics.f1(y_valid_a, (p_valid_a >= t).astype(int)) for t in thresholds]
+f1_valid = [
+    metrics.f1(y_valid_a, (p_valid_a >= t).astype(int)) for t in thresholds
+]
 best_t = float(thresholds[int(np.argmax(f1_valid))])
 y_hat_t = (p_test_a >= best_t).astype(int)
 table_a.loc[f"OneHotMLP, threshold {best_t:.2f}"] = {
@@ -301,9 +349,16 @@ table_a.round(3)
 # not better than the oracle (which would signal a leak).
 
 # %%
-assert table_a.loc["OneHotMLP", "auc"] > 0.6, "the planted preferences must be learnable"
-assert table_a.loc["OneHotMLP", "auc"] <= table_a.loc["oracle (true affinity)", "auc"] + 0.02
-assert table_a.iloc[-1]["f1"] > table_a.loc["OneHotMLP", "f1"], "a validated threshold must help F1"
+assert table_a.loc["OneHotMLP", "auc"] > 0.6, (
+    "the planted preferences must be learnable"
+)
+assert (
+    table_a.loc["OneHotMLP", "auc"]
+    <= table_a.loc["oracle (true affinity)", "auc"] + 0.02
+)
+assert table_a.iloc[-1]["f1"] > table_a.loc["OneHotMLP", "f1"], (
+    "a validated threshold must help F1"
+)
 
 # %% [markdown]
 # Our metrics are written from scratch for teaching; they agree with scikit-learn's.
@@ -311,10 +366,22 @@ assert table_a.iloc[-1]["f1"] > table_a.loc["OneHotMLP", "f1"], "a validated thr
 # %%
 y_hat_a = (p_test_a >= 0.5).astype(int)
 for ours, theirs in [
-    (metrics.accuracy(y_test_a, y_hat_a), skm.accuracy_score(y_test_a, y_hat_a)),
-    (metrics.recall(y_test_a, y_hat_a), skm.recall_score(y_test_a, y_hat_a, zero_division=0)),
-    (metrics.f1(y_test_a, y_hat_a), skm.f1_score(y_test_a, y_hat_a, zero_division=0)),
-    (metrics.roc_auc(y_test_a, p_test_a), skm.roc_auc_score(y_test_a, p_test_a)),
+    (
+        metrics.accuracy(y_test_a, y_hat_a),
+        skm.accuracy_score(y_test_a, y_hat_a),
+    ),
+    (
+        metrics.recall(y_test_a, y_hat_a),
+        skm.recall_score(y_test_a, y_hat_a, zero_division=0),
+    ),
+    (
+        metrics.f1(y_test_a, y_hat_a),
+        skm.f1_score(y_test_a, y_hat_a, zero_division=0),
+    ),
+    (
+        metrics.roc_auc(y_test_a, p_test_a),
+        skm.roc_auc_score(y_test_a, p_test_a),
+    ),
 ]:
     assert np.isclose(ours, theirs), (ours, theirs)
 print("accuracy, recall, F1 and AUC match scikit-learn")
@@ -330,13 +397,25 @@ codes = {"train": train_a, "valid": valid_a, "test": test_a}
 leaky = {}
 for name, df in codes.items():
     x, y = data_a[name]
-    behaviour = torch.tensor(df["deepest"].cat.codes.to_numpy() + 1, dtype=torch.long)  # 0 = unseen
+    behaviour = torch.tensor(
+        df["deepest"].cat.codes.to_numpy() + 1, dtype=torch.long
+    )  # 0 = unseen
     leaky[name] = (torch.column_stack([x, behaviour]), y)
 seed_everything(SEED)
-leaky_model = OneHotMLP(MLPConfig(field_dims=(enc_a["user_id"].n_classes_, enc_a["item_id"].n_classes_, 5)))
-leaky_trainer = Trainer(leaky_model, nn.BCEWithLogitsLoss(), TrainConfig(num_epochs=3, lr=LR, seed=SEED, progress=False))
+leaky_model = OneHotMLP(
+    MLPConfig(
+        field_dims=(enc_a["user_id"].n_classes_, enc_a["item_id"].n_classes_, 5)
+    )
+)
+leaky_trainer = Trainer(
+    leaky_model,
+    nn.BCEWithLogitsLoss(),
+    TrainConfig(num_epochs=3, lr=LR, seed=SEED, progress=False),
+)
 leaky_trainer.fit(leaky["train"], leaky["valid"])
-leaky_auc = metrics.roc_auc(y_test_a, leaky_trainer.predict(leaky["test"][0]).numpy())
+leaky_auc = metrics.roc_auc(
+    y_test_a, leaky_trainer.predict(leaky["test"][0]).numpy()
+)
 print(f"test AUC with the label's source as a feature: {leaky_auc:.3f}")
 assert leaky_auc > 0.99
 
@@ -350,19 +429,38 @@ assert leaky_auc > 0.99
 
 # %%
 ml = load_movielens_100k(verbose=False)
-ratings = ml.ratings.assign(label=(ml.ratings["rating"] >= 4).astype(np.float32))
-ratings, report_b = clean_interactions(ratings, rating_col="rating", rating_range=(1, 5), timestamp_col="timestamp", name="MovieLens-100K")
+ratings = ml.ratings.assign(
+    label=(ml.ratings["rating"] >= 4).astype(np.float32)
+)
+ratings, report_b = clean_interactions(
+    ratings,
+    rating_col="rating",
+    rating_range=(1, 5),
+    timestamp_col="timestamp",
+    name="MovieLens-100K",
+)
 pd.Series(report_b, name="rows")
 
 # %% [markdown]
 # First one train / validation / test run, to see the learning curves.
 
 # %%
-train_b, valid_b, test_b = random_split(ratings, ratios=(0.8, 0.1, 0.1), seed=SEED)
+train_b, valid_b, test_b = random_split(
+    ratings, ratios=(0.8, 0.1, 0.1), seed=SEED
+)
 enc_b = fit_encoders(train_b)
-data_b = {name: to_tensors(df, enc_b) for name, df in [("train", train_b), ("valid", valid_b), ("test", test_b)]}
+data_b = {
+    name: to_tensors(df, enc_b)
+    for name, df in [("train", train_b), ("valid", valid_b), ("test", test_b)]
+}
 model_b = make_model(enc_b)
-trainer_b = Trainer(model_b, nn.BCEWithLogitsLoss(), config, metrics=auc_metric, output_transform=torch.sigmoid)
+trainer_b = Trainer(
+    model_b,
+    nn.BCEWithLogitsLoss(),
+    config,
+    metrics=auc_metric,
+    output_transform=torch.sigmoid,
+)
 history_b = trainer_b.fit(data_b["train"], data_b["valid"])
 
 # %%
@@ -394,20 +492,59 @@ assert history_b["train_loss"].iloc[-1] < history_b["train_loss"].iloc[0]
 
 # %%
 rows = []
-for fold, (train_f, test_f) in enumerate(kfold_split(ratings, n_splits=N_FOLDS, seed=SEED)):
+for fold, (train_f, test_f) in enumerate(
+    kfold_split(ratings, n_splits=N_FOLDS, seed=SEED)
+):
     fit_f, stop_f = random_split(train_f, ratios=(0.9, 0.1), seed=SEED + fold)
     enc_f = fit_encoders(fit_f)
     tr, va, te = (to_tensors(df, enc_f) for df in (fit_f, stop_f, test_f))
-    cfg_f = TrainConfig(num_epochs=NUM_EPOCHS, batch_size=BATCH_SIZE, lr=LR, patience=PATIENCE, seed=SEED, progress=False)
-    trainer_f = Trainer(make_model(enc_f), nn.BCEWithLogitsLoss(), cfg_f, output_transform=torch.sigmoid)
+    cfg_f = TrainConfig(
+        num_epochs=NUM_EPOCHS,
+        batch_size=BATCH_SIZE,
+        lr=LR,
+        patience=PATIENCE,
+        seed=SEED,
+        progress=False,
+    )
+    trainer_f = Trainer(
+        make_model(enc_f),
+        nn.BCEWithLogitsLoss(),
+        cfg_f,
+        output_transform=torch.sigmoid,
+    )
     trainer_f.fit(tr, va)
     y = te[1].numpy()
-    rows.append({"fold": fold, "model": "OneHotMLP", **classification_report(y, trainer_f.predict(te[0]).numpy())})
-    rows.append({"fold": fold, "model": "majority (always 1)", **classification_report(y, np.ones_like(y))} | {"auc": 0.5})
-    item_rate = test_f["item_id"].map(fit_f.groupby("item_id")["label"].mean()).fillna(fit_f["label"].mean())
-    rows.append({"fold": fold, "model": "item mean label", **classification_report(y, item_rate.to_numpy())})
+    rows.append(
+        {
+            "fold": fold,
+            "model": "OneHotMLP",
+            **classification_report(y, trainer_f.predict(te[0]).numpy()),
+        }
+    )
+    rows.append(
+        {
+            "fold": fold,
+            "model": "majority (always 1)",
+            **classification_report(y, np.ones_like(y)),
+        }
+        | {"auc": 0.5}
+    )
+    item_rate = (
+        test_f["item_id"]
+        .map(fit_f.groupby("item_id")["label"].mean())
+        .fillna(fit_f["label"].mean())
+    )
+    rows.append(
+        {
+            "fold": fold,
+            "model": "item mean label",
+            **classification_report(y, item_rate.to_numpy()),
+        }
+    )
 cv = pd.DataFrame(rows)
-summary = cv.groupby("model")[["accuracy", "recall", "f1", "auc"]].agg(["mean", "std"])
+summary = cv.groupby("model")[["accuracy", "recall", "f1", "auc"]].agg(
+    ["mean", "std"]
+)
 summary.round(3)
 
 # %%
@@ -488,11 +625,24 @@ from recfeat_ref.splits import temporal_split
 
 shared = SkOneHotEncoder(handle_unknown="ignore")
 shared.fit(ratings[["user_id"]])
-shared.fit(ratings[["item_id"]])  # the article's refit: the user vocabulary is gone
-as_items = shared.transform(ratings[["user_id"]].rename(columns={"user_id": "item_id"}))
-print("user ids silently encoded as item columns:", int(as_items.sum()), "of", len(ratings))
+shared.fit(
+    ratings[["item_id"]]
+)  # the article's refit: the user vocabulary is gone
+as_items = shared.transform(
+    ratings[["user_id"]].rename(columns={"user_id": "item_id"})
+)
+print(
+    "user ids silently encoded as item columns:",
+    int(as_items.sum()),
+    "of",
+    len(ratings),
+)
 
 train_t, test_t = temporal_split(ratings, ratios=(0.8, 0.2))
 enc_t = fit_encoders(train_t)
-x_t = np.column_stack([enc_t[c].transform(test_t[c]) for c in ("user_id", "item_id")])
-print(f"temporal test: {np.mean(x_t[:, 0] == 0):.1%} of rows from unseen users, {np.mean(x_t[:, 1] == 0):.1%} from unseen items")
+x_t = np.column_stack(
+    [enc_t[c].transform(test_t[c]) for c in ("user_id", "item_id")]
+)
+print(
+    f"temporal test: {np.mean(x_t[:, 0] == 0):.1%} of rows from unseen users, {np.mean(x_t[:, 1] == 0):.1%} from unseen items"
+)
