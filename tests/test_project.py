@@ -76,6 +76,8 @@ def test_every_notebook_is_executed_titled_and_has_the_colab_cell():
         for c in code:
             assert c["execution_count"] is not None, f"{path.name}: unexecuted cell; run `make notebooks`"
             assert not any(o["output_type"] == "error" for o in c["outputs"]), f"{path.name}: committed error output"
+            stderr = "".join("".join(o["text"]) for o in c["outputs"] if o.get("name") == "stderr")
+            assert "Warning" not in stderr, f"{path.name}: a cell printed a warning (hidden on the site): {stderr[:300]}"
 
 
 def test_toc_lists_every_notebook_and_page():

@@ -28,8 +28,9 @@ if "google.colab" in sys.modules:
 # %% [markdown]
 # ## The article's code and what is wrong with it
 #
-# The listing below condenses the article's code to its steps (comments translated,
-# printing shortened). It is shown, not run.
+# The listing below is a condensed reconstruction of the article's listing: the steps
+# and the defects are the article's, the layout is shortened and the comments are
+# translated. It is shown, not run.
 #
 # ```python
 # import pandas as pd
