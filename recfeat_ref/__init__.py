@@ -11,8 +11,13 @@ preprocessing  Cleaning rules, ID encoders, scalers, one-hot encoding.
 splits         Seeded train/validation/test splits.
 metrics        Classification, rating, ranking and beyond-accuracy metrics.
 losses         The mathematics chapter: a layer's forward pass, MSE, BCE.
-models         The article's MLP and biased matrix factorisation.
+models         The article's MLP and biased matrix factorisation (torch modules).
 training       One trainer for every model in the book.
+recommender    The Recommender interface and the evaluation protocols.
+baselines      Global mean, user/item biases, popularity.
+knn            Item- and user-based neighbourhood collaborative filtering.
+content        Content-based filtering on genres, decade and title.
+book           Helpers for the book's notebooks (glue).
 """
 
 __version__ = "0.1.0"
