@@ -123,7 +123,8 @@ class MFConfig:
     n_users, n_items : int
         Table sizes *including* the OOV slot 0 (``IdEncoder.n_classes_``).
     n_factors : int
-        64: enough for ML-100K's 943 x 1,682 matrix; more mostly overfits.
+        64: enough for ML-100K's 943 x 1,682 matrix; with L2 regularisation 32 to 128
+        factors score within 0.002 RMSE of each other (recfeat_ref.mf).
     global_mean : float
         Initial value of :math:`\\mu`; pass the training mean rating.
     init_std : float
