@@ -17,6 +17,10 @@ recommender    The Recommender interface and the evaluation protocols.
 baselines      Global mean, user/item biases, popularity.
 knn            Item- and user-based neighbourhood collaborative filtering.
 content        Content-based filtering on genres, decade and title.
+mf             Biased matrix factorisation and BPR-MF recommenders.
+autoencoders   Item-based AutoRec (autoencoder collaborative filtering).
+ctr            The click-through protocol's features (side information, buckets).
+neural         Logistic regression, FM, DeepFM, DCN-v2 and NeuMF.
 book           Helpers for the book's notebooks (glue).
 """
 

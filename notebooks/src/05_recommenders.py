@@ -45,6 +45,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from recfeat_ref.autoencoders import IAutoRec
 from recfeat_ref.baselines import BiasBaseline, GlobalMean, Popularity
 from recfeat_ref.book import glue
 from recfeat_ref.content import ContentBased
@@ -69,6 +70,7 @@ ratings = ml.ratings
 # | Baselines | counts and averages | popularity: no | `GlobalMean`, `BiasBaseline`, `Popularity` |
 # | Collaborative filtering, neighbourhood | who rated what | no | `ItemKNN`, `UserKNN` {cite}`sarwar2001item,koren2010factor` |
 # | Collaborative filtering, model-based | who rated what | no | `MFRecommender` {cite}`koren2009matrix`, `BPRMF` {cite}`rendle2009bpr` |
+# | Collaborative filtering, deep (autoencoder) | who rated what | no | `IAutoRec` {cite}`sedhain2015autorec` |
 # | Content-based | film content and the user's ratings | yes | `ContentBased` {cite}`pazzani2007content` |
 # | Model-based, neural, with side features | ids, demographics, genres, year | through its features | `recfeat_ref.neural` (protocol 3) |
 #
@@ -115,6 +117,7 @@ rating_models = {
     "user kNN": lambda: UserKNN(),
     f"item kNN ({best_similarity})": lambda: ItemKNN(similarity=best_similarity),
     "biased MF": lambda: MFRecommender(progress=False),
+    "I-AutoRec": lambda: IAutoRec(progress=False),
 }
 cv = pd.concat(
     {
@@ -151,19 +154,27 @@ mf_rmse = rating_table.loc["biased MF", "rmse_mean"]
 best_rating_model = rating_table["rmse_mean"].idxmin()
 glue("mf_cv_rmse", mf_rmse)
 glue("bias_cv_rmse", rating_table.loc["user + item biases", "rmse_mean"])
-glue("best_rating_model", best_rating_model, display=False)
 glue("best_cv_rmse", rating_table["rmse_mean"].min())
 
 # %% [markdown]
 # Biased matrix factorisation reaches an RMSE of {glue:text}`mf_cv_rmse:.4f`, against
-# {glue:text}`bias_cv_rmse:.4f` for biases alone. For scale: Surprise
-# {cite}`hug2020surprise` reports 0.934 for its SVD and 0.944 for its baseline on the
-# same protocol. The fold-to-fold spread (about 0.003) is a tenth of the gaps between
-# families, so the ordering is not noise. The checks hold the two numbers the issue
-# tracker set as targets.
+# {glue:text}`bias_cv_rmse:.4f` for biases alone, and the best model is I-AutoRec at
+# {glue:text}`best_cv_rmse:.4f` (the check below confirms which model won). I-AutoRec
+# {cite}`sedhain2015autorec` is the first *deep* model of the book: an autoencoder that
+# reconstructs each film's column of ratings through a 500-unit sigmoid bottleneck,
+# $\hat r_i = W \sigma(V r_i + \mu) + b$, trained only on the observed entries. It wins
+# because it models each film as a non-linear function of *all* users' ratings, where MF
+# is bilinear. The fold-to-fold spread (about 0.003) is small against the steps between
+# the tiers: mean, biases, user kNN, then item kNN and MF, then I-AutoRec. Item kNN and
+# MF, a few ten-thousandths apart, are tied.
+#
+# The checks hold the targets the project set for this protocol: MF at or below 0.925,
+# the best model at or below 0.900, and biases where Surprise's baseline lands (0.944).
 
 # %%
 assert mf_rmse <= 0.925, "biased MF must stay at or below 0.925 RMSE"
+assert rating_table["rmse_mean"].min() <= 0.900, "the best model must reach 0.900"
+assert best_rating_model == "I-AutoRec", "the text names I-AutoRec as the best model"
 assert 0.935 < rating_table.loc["user + item biases", "rmse_mean"] < 0.955
 assert (rating_table["rmse_std"] < 0.01).all()
 
@@ -389,3 +400,193 @@ for deep in ("DeepFM", "DCN-v2"):
         assert margins[f"{deep} - {shallow}"].min() > 0, f"{deep} must beat {shallow} on every seed"
 assert 0.76 < ctr_table.loc["logistic regression", "auc_mean"] < 0.80
 assert 0.78 < ctr_table.loc["DeepFM", "auc_mean"] < 0.82
+
+# %% [markdown]
+# ## Side by side with established libraries
+#
+# Would a reader do better with an established library? `benchmarks/run_peers.sh`
+# installs Surprise {cite}`hug2020surprise` and RecBole {cite}`zhao2021recbole` in their
+# own virtual environments and runs them on *exactly* the splits above (the folds and the
+# 8:1:1 parts are exported to files both sides read); `benchmarks/bench_ours.py` runs our
+# models on the same splits in the same session, so the timings are comparable. Both
+# write their results, with the machine they ran on, to `benchmarks/results/`; this
+# section reads those files. (RecBole excludes each user's training *and* validation
+# films from the test lists, as `evaluate_topn(model, train + valid, test)` does above;
+# its metric formulas are the same as ours. `benchmarks/README.md` lists the remaining,
+# minor, protocol differences.)
+
+# %%
+import json
+from pathlib import Path
+
+RESULTS = Path("../benchmarks/results")
+peer_files = {
+    "surprise": RESULTS / "surprise_ml100k_5fold.json",
+    "recbole": RESULTS / "recbole_ml100k_811.json",
+    "ours": RESULTS / "ours_ml100k.json",
+}
+have_results = all(p.exists() for p in peer_files.values())
+if have_results:
+    bench = {k: json.loads(p.read_text()) for k, p in peer_files.items()}
+    print({k: v["machine"]["cpu"] for k, v in bench.items()})
+else:  # e.g. on Colab, where only the package is installed
+    print("benchmark results not found: see benchmarks/README.md in the repository")
+
+# %% [markdown]
+# **Rating prediction**, 5-fold cross-validation (mean RMSE; fit seconds per fold, one
+# CPU thread each):
+
+# %%
+if have_results:
+    surprise = bench["surprise"]["results"]
+    ours_cv = bench["ours"]["rating_5fold"]
+    rows = {
+        f"Surprise {name}": {
+            "RMSE": surprise[name]["rmse"]["mean"],
+            "fit s/fold": surprise[name]["fit_seconds"]["mean"],
+        }
+        for name in ("BaselineOnly", "SVD", "SVDpp", "KNNBaseline", "KNNBaseline_item_pearson_baseline")
+    } | {
+        f"recfeat_ref {name}": {
+            "RMSE": float(np.mean(ours_cv[name]["rmse"])),
+            "fit s/fold": float(np.mean(ours_cv[name]["fit_seconds"])),
+        }
+        for name in ("BiasBaseline", "UserKNN", "ItemKNN", "MFRecommender", "IAutoRec")
+    }
+    library_ratings = pd.DataFrame(rows).T.sort_values("RMSE")
+    display(library_ratings.round(4))
+
+# %% [markdown]
+# **Top-N**, the per-user 8:1:1 split (test metrics @10; seconds per training epoch):
+
+# %%
+if have_results:
+    recbole = bench["recbole"]["results"]
+    ours_topn = bench["ours"]["topn_811"]
+    rows = {
+        f"RecBole {name}": {
+            "NDCG@10": r["test"]["ndcg@10"],
+            "Recall@10": r["test"]["recall@10"],
+            "s/epoch": r["seconds_per_epoch_train"]["median"],
+        }
+        for name, r in recbole.items()
+    } | {
+        f"recfeat_ref {name}": {
+            "NDCG@10": r["ndcg_at_k"],
+            "Recall@10": r["recall_at_k"],
+            "s/epoch": r.get("seconds_per_epoch_median", np.nan),
+        }
+        for name, r in ours_topn.items()
+    }
+    library_topn = pd.DataFrame(rows).T.sort_values("NDCG@10", ascending=False)
+    display(library_topn.round(4))
+
+# %%
+if have_results:
+    svd_fit = surprise["SVD"]["fit_seconds"]["mean"]
+    mf_fit = float(np.mean(ours_cv["MFRecommender"]["fit_seconds"]))
+    recbole_bpr_epoch = recbole["BPR"]["seconds_per_epoch_train"]["median"]
+    ours_bpr_epoch = ours_topn["BPRMF"]["seconds_per_epoch_median"]
+    best_recbole = max(r["test"]["ndcg@10"] for r in recbole.values())
+    glue("svd_fit", svd_fit)
+    glue("mf_fit", mf_fit)
+    glue("mf_vs_svd_rmse", surprise["SVD"]["rmse"]["mean"] - float(np.mean(ours_cv["MFRecommender"]["rmse"])))
+    glue("bpr_speedup", recbole_bpr_epoch / ours_bpr_epoch)
+    glue("ours_bpr_ndcg", ours_topn["BPRMF"]["ndcg_at_k"])
+    glue("recbole_bpr_ndcg", recbole["BPR"]["test"]["ndcg@10"])
+    glue("best_recbole_ndcg", best_recbole)
+    glue("autorec_vs_svdpp", surprise["SVDpp"]["rmse"]["mean"] - float(np.mean(ours_cv["IAutoRec"]["rmse"])))
+
+# %% [markdown]
+# **Where we win, where we lose, and why.**
+#
+# * *Accuracy of rating prediction: we win.* Our biased MF is
+#   {glue:text}`mf_vs_svd_rmse:.3f` RMSE better than Surprise's SVD on the same folds:
+#   both are the same model, but ours regularises each batch's factors with tuned
+#   strength (the defaults of `MFRecommenderConfig` were chosen on an inner validation
+#   split) while Surprise's defaults are generic. I-AutoRec beats Surprise's best,
+#   SVD++, by {glue:text}`autorec_vs_svdpp:.3f`.
+# * *Speed of MF: we lose.* Surprise fits SVD in {glue:text}`svd_fit:.2f` s per fold,
+#   ours takes {glue:text}`mf_fit:.2f` s. Surprise's SGD loop is compiled Cython that
+#   touches one rating at a time; ours runs mini-batches through PyTorch, whose fixed
+#   cost per batch (autograd bookkeeping, the optimiser step over both tables) dominates
+#   on a problem this small. The same code runs unchanged on a GPU and scales to models
+#   Surprise cannot express, which is the trade the book makes.
+# * *Top-N: we win on both counts.* Our BPR-MF reaches NDCG@10
+#   {glue:text}`ours_bpr_ndcg:.3f` against RecBole's {glue:text}`recbole_bpr_ndcg:.3f`
+#   (its best model here: {glue:text}`best_recbole_ndcg:.3f`), and an epoch is
+#   {glue:text}`bpr_speedup:.1f` times faster (the project aims for 3 times; not yet).
+#   RecBole draws each negative through a
+#   general-purpose sampler and a per-batch `Interaction` object; ours samples all
+#   negatives of an epoch at once with a vectorised rejection sampler and looks up the
+#   positive and negative items in a single embedding call.
+#
+# RecBole's LightGCN deserves a footnote: with RecBole's early-stopping patience of 10 it
+# stopped on a plateau; with patience 50 it reached a higher NDCG@10 than any model here
+# (`benchmarks/results/recbole_ml100k_811_lightgcn_stopping50.json`), after 300 epochs
+# and nearly five minutes. Graph models are the subject of a later chapter.
+
+# %%
+if have_results:
+    assert float(np.mean(ours_cv["MFRecommender"]["rmse"])) <= surprise["SVD"]["rmse"]["mean"]
+    assert ours_topn["BPRMF"]["ndcg_at_k"] >= recbole["BPR"]["test"]["ndcg@10"]
+    assert recbole_bpr_epoch / ours_bpr_epoch > 1.5, "the text says our BPR epoch is faster"
+
+# %% [markdown]
+# ## Summary
+#
+# * The three families use different information: baselines use counts, collaborative
+#   filtering uses the pattern of who rated what, content-based filtering uses what a
+#   film is, and feature-based neural models use all of it.
+# * For predicting stars, regularised MF and item kNN tie near 0.91 RMSE and the
+#   autoencoder I-AutoRec reaches 0.89; for ranking, BPR-MF, trained to rank, doubles
+#   popularity's NDCG@10; for click-through prediction with side features, DeepFM and
+#   DCN-v2 beat FM and logistic regression by margins larger than their spread.
+# * A comparison is a mean, a spread and a baseline, measured on identical splits; the
+#   same splits run through Surprise and RecBole put our numbers in context.
+#
+# ## Exercises
+#
+# 1. Average the predictions of I-AutoRec and item kNN (equal weights) on the five
+#    folds. Does the blend beat both? Why can averaging two models with correlated
+#    errors still help?
+# 2. Train BPR-MF with 16 and with 128 factors. How do NDCG@10 and the time per epoch
+#    change?
+# 3. In protocol 3, drop the user and item ids from the fields (keep only the side
+#    features). How much AUC do DeepFM and logistic regression lose? What does that say
+#    about what the ids carry?
+#
+# :::{admonition} Solutions
+# :class: dropdown
+# The code below runs (1) and (2). (1) The blend is better than either model: their
+# errors are correlated but not identical, and averaging cancels part of the
+# uncorrelated remainder. (2) More factors cost more time per epoch, though less than in
+# proportion (fixed costs per batch dominate at this size), and move NDCG@10 only a
+# little; compare the printed numbers with the table. (3) Left to the reader: pass
+# `fields=("age_bucket", "gender", "occupation", "year_bucket")` to
+# a `recfeat_ref.ctr.CTRFeaturizer`, fit it on the training frame of `ctr_split`, and
+# rerun protocol 3; compare the AUCs with the table above. The NeuMF row already hints at
+# the answer from the other side: ids alone do about as well as ids plus side features.
+# :::
+
+# %%
+from recfeat_ref import metrics as M
+
+blend_rmse, autorec_rmse, knn_rmse = [], [], []
+for fold, (train_f, test_f) in enumerate(kfold_split(ratings, n_splits=N_FOLDS, seed=SEED)):
+    if fold > 0:  # one fold keeps the solution quick; use all five for the full answer
+        break
+    a = IAutoRec(progress=False).fit(train_f).predict(test_f)
+    b = ItemKNN(similarity=best_similarity).fit(train_f).predict(test_f)
+    y = test_f["rating"].to_numpy()
+    autorec_rmse.append(M.rmse(y, a))
+    knn_rmse.append(M.rmse(y, b))
+    blend_rmse.append(M.rmse(y, (a + b) / 2))
+print(f"I-AutoRec {np.mean(autorec_rmse):.4f}, item kNN {np.mean(knn_rmse):.4f}, blend {np.mean(blend_rmse):.4f}")
+assert np.mean(blend_rmse) < min(np.mean(autorec_rmse), np.mean(knn_rmse))
+
+for n_factors in (16, 128):
+    model = BPRMF(n_factors=n_factors, progress=False).fit(train, valid=valid)
+    report = evaluate_topn(model, seen, test, k=K)
+    print(f"BPR-MF, {n_factors} factors: NDCG@{K} {report['ndcg_at_k']:.4f}, "
+          f"{model.history_['seconds'].median():.3f} s per epoch")
