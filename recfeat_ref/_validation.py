@@ -6,6 +6,8 @@ offending values) and, where there is one, *how to fix it*.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Iterable
 
 import numpy as np
@@ -149,3 +151,43 @@ def check_probability(values: np.ndarray, name: str) -> None:
             f"{_preview(np.unique(values[bad]).tolist())}; "
             "if these are logits, apply a sigmoid first"
         )
+
+
+# --- configuration checks shared by the config dataclasses ------------------------
+
+
+def _check_positive_int(name: str, value) -> None:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def _is_number(value) -> bool:
+    numeric = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    return numeric and math.isfinite(value)
+
+
+def _check_non_negative(name: str, value) -> None:
+    if not (_is_number(value) and value >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+
+
+def _check_positive(name: str, value) -> None:
+    if not (_is_number(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+
+
+def _check_seed(value) -> None:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"seed must be a non-negative int, got {value!r}")
+
+
+def _make_config(cls, config, params: dict):
+    """``config`` (or the defaults) with ``params`` replaced; unknown names raise naming them."""
+    base = cls() if config is None else config
+    if not isinstance(base, cls):
+        raise TypeError(f"config must be a {cls.__name__}, got {type(base).__name__}")
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(params) - fields)
+    if unknown:
+        raise TypeError(f"unknown {cls.__name__} field(s) {unknown}; valid fields are {sorted(fields)}")
+    return dataclasses.replace(base, **params)

@@ -80,7 +80,7 @@ from torch import nn
 from . import DEFAULT_ITEM_COL, DEFAULT_RATING_COL, DEFAULT_USER_COL, metrics
 from ._validation import DataValidationError
 from .baselines import BiasBaseline
-from .mf import _check_non_negative, _check_positive, _check_positive_int, _check_seed, _is_number, _make_config
+from ._validation import _check_non_negative, _check_positive, _check_positive_int, _check_seed, _is_number, _make_config
 from .recommender import Recommender
 from .training import TrainConfig, Trainer, seed_everything
 

@@ -39,7 +39,6 @@ References
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -52,7 +51,17 @@ from torch import nn
 from tqdm import tqdm
 
 from . import metrics
-from ._validation import DataValidationError, check_columns, check_dataframe
+from ._validation import (
+    DataValidationError,
+    _check_non_negative,
+    _check_positive,
+    _check_positive_int,
+    _check_seed,
+    _is_number,
+    _make_config,
+    check_columns,
+    check_dataframe,
+)
 from .models import BiasedMF, MFConfig
 from .recommender import Recommender, evaluate_topn
 from .training import TrainConfig, Trainer, get_device, seed_everything
@@ -66,46 +75,6 @@ __all__ = [
     "bpr_loss",
     "bpr_objective",
 ]
-
-
-# --- shared helpers -------------------------------------------------------------
-
-
-def _check_positive_int(name: str, value) -> None:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-
-
-def _is_number(value) -> bool:
-    numeric = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    return numeric and math.isfinite(value)
-
-
-def _check_non_negative(name: str, value) -> None:
-    if not (_is_number(value) and value >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-
-
-def _check_positive(name: str, value) -> None:
-    if not (_is_number(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-
-
-def _check_seed(value) -> None:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"seed must be a non-negative int, got {value!r}")
-
-
-def _make_config(cls, config, params: dict):
-    """``config`` (or the defaults) with ``params`` replaced; unknown names raise naming them."""
-    base = cls() if config is None else config
-    if not isinstance(base, cls):
-        raise TypeError(f"config must be a {cls.__name__}, got {type(base).__name__}")
-    fields = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(params) - fields)
-    if unknown:
-        raise TypeError(f"unknown {cls.__name__} field(s) {unknown}; valid fields are {sorted(fields)}")
-    return dataclasses.replace(base, **params)
 
 
 def _export_factors(model: BiasedMF) -> dict[str, np.ndarray | float]:
