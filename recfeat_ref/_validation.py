@@ -22,6 +22,8 @@ class DataValidationError(ValueError):
 
 
 def _preview(values, limit: int = 5) -> str:
+    if isinstance(values, np.ndarray):
+        values = values.ravel()
     values = [v.item() if isinstance(v, np.generic) else v for v in values]  # np.int64(2) -> 2
     shown = ", ".join(repr(v) for v in values[:limit])
     more = f", ... ({len(values)} in all)" if len(values) > limit else ""

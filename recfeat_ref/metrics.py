@@ -46,7 +46,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recfeat_ref import DEFAULT_ITEM_COL, DEFAULT_USER_COL
-from recfeat_ref._validation import _preview as _shared_preview
+from recfeat_ref._validation import _preview
 from recfeat_ref._validation import (
     DataValidationError,
     check_binary,
@@ -58,11 +58,6 @@ from recfeat_ref._validation import (
     check_same_length,
     check_vector,
 )
-
-
-def _preview(values, limit: int = 5) -> str:
-    """Like the shared preview, with NumPy scalars shown as plain numbers."""
-    return _shared_preview(np.asarray(values).ravel().tolist(), limit)
 
 
 __all__ = [
