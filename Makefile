@@ -14,7 +14,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements/dev.txt -e '.[book,test]'
+	$(PY) -m pip install --quiet -r requirements/dev.txt -e '.[book,test,text,responsible]'
 	$(PY) -m pip check
 	touch $@
 
@@ -22,7 +22,8 @@ $(VENV)/.installed: pyproject.toml requirements/dev.txt
 data: setup
 	$(PY) -m recfeat_ref.datasets
 
-# Command 1: build the website, executing every notebook.
+# Command 1: build the website from the committed, executed notebooks (make notebooks
+# re-executes them; make test runs each one under nbval).
 book: data
 	$(JB) build . $(JB_FLAGS)
 	@echo "Open _build/html/index.html"

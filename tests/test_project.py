@@ -25,9 +25,9 @@ def test_environment_yml_installs_what_make_setup_installs():
     assert "python=3.11" in deps
     pip = next(d["pip"] for d in deps if isinstance(d, dict))
     assert "-r requirements/dev.txt" in pip
-    assert "-e .[book,test]" in pip
+    assert "-e .[book,test,text,responsible]" in pip
     makefile = (ROOT / "Makefile").read_text()
-    assert "-r requirements/dev.txt -e '.[book,test]'" in makefile
+    assert "-r requirements/dev.txt -e '.[book,test,text,responsible]'" in makefile
 
 
 def test_dev_requirements_pin_torch_and_satisfy_pyproject():
