@@ -15,6 +15,12 @@ Features
 * history as a :class:`pandas.DataFrame`, plotted by :func:`plot_history`;
 * a tqdm progress bar over epochs;
 * checkpoints written atomically and loaded with ``torch.load(..., weights_only=True)``.
+
+Models of implicit feedback whose training set changes every epoch (fresh negatives,
+fresh corruption noise, adversarial steps) cannot use the trainer's fixed
+``(inputs, target)`` pairs; they subclass :class:`ImplicitRecommender`, which owns the
+rest of the loop (threads, the bar, timing, early stopping on validation NDCG@k, the
+best weights, the history) and leaves each model only its epoch.
 """
 
 from __future__ import annotations
@@ -34,6 +40,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from ._validation import check_columns, check_dataframe
+from .recommender import Recommender, evaluate_topn
+
 __all__ = [
     "get_device",
     "seed_everything",
@@ -42,6 +51,8 @@ __all__ = [
     "plot_history",
     "save_checkpoint",
     "load_checkpoint",
+    "cpu_threads",
+    "ImplicitRecommender",
 ]
 
 Inputs = torch.Tensor | Sequence[torch.Tensor]
@@ -271,13 +282,8 @@ class Trainer:
         pandas.DataFrame
             The history, also stored as ``history_``.
         """
-        threads = torch.get_num_threads()
-        if self.config.cpu_threads is not None and self.device.type == "cpu":
-            torch.set_num_threads(self.config.cpu_threads)
-        try:
+        with cpu_threads(self.config.cpu_threads, self.device):
             return self._fit(train, valid)
-        finally:
-            torch.set_num_threads(threads)
 
     def _fit(self, train, valid) -> pd.DataFrame:
         cfg = self.config
@@ -348,6 +354,113 @@ class Trainer:
         if self.output_transform is not None:
             out = self.output_transform(out)
         return out.cpu()
+
+
+class cpu_threads:  # noqa: N801 - used like a function: ``with cpu_threads(1, device):``
+    """Context manager: torch uses ``n`` intra-op threads inside the block on the CPU.
+
+    ``n=None``, or a non-CPU device, leaves the setting alone. The previous value is
+    restored on exit, also after an exception. Why one thread by default during training:
+    see :class:`TrainConfig` (``cpu_threads``).
+    """
+
+    def __init__(self, n: int | None, device: torch.device | str = "cpu"):
+        self.n = n if torch.device(device).type == "cpu" else None
+
+    def __enter__(self):
+        self.previous = torch.get_num_threads()
+        if self.n is not None:
+            torch.set_num_threads(self.n)
+        return self
+
+    def __exit__(self, *exc):
+        torch.set_num_threads(self.previous)
+        return False
+
+
+class ImplicitRecommender(Recommender):
+    r"""Base of the top-N recommenders trained epoch by epoch with early stopping on validation NDCG@k.
+
+    A subclass provides
+
+    * ``config``, a dataclass with ``num_epochs``, ``eval_every``, ``patience``, ``k``,
+      ``device``, ``progress`` and ``cpu_threads`` (see :class:`~recfeat_ref.mf.BPRConfig`);
+    * ``_train(users, items, device)``, which builds the model from the training indices
+      and calls :meth:`_run_epochs` with a function that trains one epoch;
+    * ``_score`` / ``_score_all`` / ``_fallback`` of :class:`~recfeat_ref.recommender.Recommender`.
+
+    What it gets: ``fit(train, valid=None)`` (ratings, if present, are ignored), torch
+    threads set for the fit (:class:`cpu_threads`), a tqdm bar, each epoch timed, the
+    validation NDCG@k and Recall@k of :func:`~recfeat_ref.recommender.evaluate_topn`
+    (full catalogue, training items excluded) every ``eval_every`` epochs, early stopping
+    after ``patience`` evaluations without improvement, the best weights restored, and
+    ``history_`` / ``best_epoch_``. Without ``valid`` all ``num_epochs`` run.
+    """
+
+    target_col = None
+
+    def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> ImplicitRecommender:
+        """Fit on the interactions in ``train``; early-stop on NDCG@k of ``valid`` if given."""
+        if valid is not None:
+            check_dataframe(valid, "valid")
+            check_columns(valid, [self.user_col, self.item_col], "valid")
+        self._frames = (train, valid)
+        try:
+            return super().fit(train)
+        finally:
+            del self._frames
+
+    def _fit(self, users, items, values):
+        device = get_device(self.config.device)
+        with cpu_threads(self.config.cpu_threads, device):
+            self._train(users, items, device)
+
+    def _train(self, users: np.ndarray, items: np.ndarray, device: torch.device) -> None:
+        raise NotImplementedError
+
+    def _run_epochs(self, step: Callable[[int], dict], state: nn.Module, export: Callable[[], None]) -> None:
+        """The epoch loop.
+
+        Parameters
+        ----------
+        step : callable
+            ``step(epoch)`` trains one epoch and returns a dict of numbers for the
+            history (e.g. ``{"train_loss": ...}``).
+        state : torch.nn.Module
+            What to keep from the best epoch (its ``state_dict`` is copied and restored).
+        export : callable
+            Makes the scoring methods reflect the current ``state`` (e.g. copy the
+            factors to NumPy); called before each evaluation and once at the end.
+        """
+        cfg = self.config
+        train_frame, valid_frame = self._frames
+        rows, best, best_state, stale = [], -math.inf, None, 0
+        bar = tqdm(range(1, cfg.num_epochs + 1), desc="epochs", disable=not cfg.progress, leave=True)
+        for epoch in bar:
+            start = time.perf_counter()
+            row = {"epoch": epoch, **step(epoch)}
+            row["seconds"] = time.perf_counter() - start
+            if valid_frame is not None and (epoch % cfg.eval_every == 0 or epoch == cfg.num_epochs):
+                export()
+                report = evaluate_topn(self, train_frame, valid_frame, k=cfg.k)
+                row[f"valid_ndcg_at_{cfg.k}"] = report["ndcg_at_k"]
+                row[f"valid_recall_at_{cfg.k}"] = report["recall_at_k"]
+                if report["ndcg_at_k"] > best:
+                    best, stale, best_epoch = report["ndcg_at_k"], 0, epoch
+                    best_state = copy.deepcopy(state.state_dict())
+                else:
+                    stale += 1
+            rows.append(row)
+            bar.set_postfix({k: f"{v:.4f}" for k, v in row.items() if k not in ("epoch", "seconds")})
+            if stale >= cfg.patience:
+                break
+        bar.close()
+        self.best_epoch_ = rows[-1]["epoch"]
+        if best_state is not None:
+            state.load_state_dict(best_state)
+            self.best_epoch_ = best_epoch
+        self.history_ = pd.DataFrame(rows)
+        export()
 
 
 def plot_history(history: pd.DataFrame, columns: Sequence[str] | None = None, ax=None, title: str | None = None):

@@ -12,6 +12,8 @@ from recfeat_ref.mf import (
     MFRecommenderConfig,
     NegativeSampler,
     _BatchL2,
+    _BPRBatch,
+    _MFBatch,
     bpr_loss,
     bpr_objective,
 )
@@ -111,6 +113,53 @@ def test_batch_l2_forward_equals_biased_mf_and_penalty_matches_formula():
     torch.testing.assert_close(net.penalty, expected)
 
 
+def test_mf_hand_written_backward_equals_autograd():
+    gen = torch.Generator().manual_seed(0)
+    tables = [torch.randn(6, 3, generator=gen), torch.randn(5, 3, generator=gen),
+              torch.randn(6, 1, generator=gen), torch.randn(5, 1, generator=gen)]
+    u, i = torch.tensor([1, 2, 5, 2, 2]), torch.tensor([4, 1, 1, 3, 4])  # repeated users and items
+    y = torch.randn(5, generator=gen)
+
+    def loss_of(fast):
+        mu = torch.tensor(0.5, requires_grad=True)
+        P, Q, bu, bi = (t.clone().requires_grad_() for t in tables)
+        if fast:
+            pred, pen = _MFBatch.apply(mu, P, Q, bu, bi, u, i, 0.3, 0.05)
+        else:
+            p, q, b_u, b_i = P[u], Q[i], bu[u, 0], bi[i, 0]
+            pred = mu + b_u + b_i + (p * q).sum(-1)
+            pen = 0.3 * (p.pow(2).sum(-1) + q.pow(2).sum(-1)).mean() + 0.05 * (b_u**2 + b_i**2).mean()
+        loss = torch.nn.functional.mse_loss(pred, y) + 2.0 * pen  # a weight on the penalty tests its gradient
+        loss.backward()
+        return loss.detach(), [t.grad for t in (mu, P, Q, bu, bi)]
+
+    (fast_loss, fast_grads), (ref_loss, ref_grads) = loss_of(True), loss_of(False)
+    torch.testing.assert_close(fast_loss, ref_loss)
+    for fast, ref in zip(fast_grads, ref_grads):
+        torch.testing.assert_close(fast, ref)
+
+
+def test_bpr_hand_written_backward_equals_autograd_through_bpr_objective():
+    gen = torch.Generator().manual_seed(1)
+    tables = [torch.randn(4, 3, generator=gen), torch.randn(6, 3, generator=gen), torch.randn(6, 1, generator=gen)]
+    u = torch.tensor([1, 1, 3, 2, 1])
+    pos, neg = torch.tensor([2, 5, 2, 4, 3]), torch.tensor([5, 3, 1, 2, 2])  # items 2, 3, 5 are both i and j
+    for train_bias in (True, False):
+        grads = []
+        for fast in (True, False):
+            P, Q = (t.clone().requires_grad_() for t in tables[:2])
+            b = tables[2].clone().requires_grad_(train_bias)
+            if fast:
+                loss = _BPRBatch.apply(P, Q, b, u, pos, neg, 0.1)
+            else:
+                loss = bpr_objective(P[u], Q[pos], Q[neg], b[pos, 0], b[neg, 0], 0.1)
+            (3.0 * loss).backward()
+            grads.append((loss.detach(), P.grad, Q.grad, b.grad))
+        for fast, ref in zip(*grads):
+            torch.testing.assert_close(fast, ref)
+        assert (grads[0][3] is None) == (not train_bias)
+
+
 def test_mf_validation_fraction_early_stops_on_held_out_rows():
     train = _low_rank_ratings()
     model = MFRecommender(n_factors=4, num_epochs=30, batch_size=64, valid_fraction=0.2, patience=2,
@@ -194,6 +243,19 @@ def test_negative_sampler_is_uniform_over_the_other_items():
         expected = 21_000 / len(allowed)
         chi2 = ((counts[allowed] - expected) ** 2 / expected).sum()
         assert chi2 < critical[len(allowed) - 1], (user, counts)
+
+
+def test_negative_sampler_dense_table_and_binary_search_agree():
+    rng = np.random.default_rng(2)
+    users, items = rng.integers(0, 25, 300), rng.integers(0, 40, 300)
+    dense, search = NegativeSampler(users, items, 40), NegativeSampler(users, items, 40, dense_limit=0)
+    assert dense.dense is not None and search.dense is None
+    query_u = torch.as_tensor(rng.integers(0, 30, 2000))  # users 25..29 have no positives
+    query_i = torch.as_tensor(rng.integers(0, 40, 2000))
+    assert torch.equal(dense.is_positive(query_u, query_i), search.is_positive(query_u, query_i))
+    a = dense.sample(query_u, torch.Generator().manual_seed(3))
+    b = search.sample(query_u, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
 
 
 def test_negative_sampler_seed_and_errors():
