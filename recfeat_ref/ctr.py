@@ -67,6 +67,8 @@ __all__ = [
     "CTRFeaturizer",
     "CTRData",
     "build_ctr_features",
+    "add_dense",
+    "lookup_rows",
 ]
 
 #: The value that a missing age or year becomes: a category of its own.
@@ -303,6 +305,57 @@ class CTRBatch:
         if self.y is None:
             raise DataValidationError("CTRBatch.pair: this batch has no labels (the frame had no label column)")
         return self.inputs, self.y
+
+
+def add_dense(batch: CTRBatch, *blocks) -> CTRBatch:
+    """A copy of ``batch`` with dense feature blocks appended to ``x_multi``.
+
+    Each block is an array of shape ``(len(batch), d)`` (e.g. the embedding of each row's
+    user, looked up with :func:`lookup_rows`); pass ``dense_dims=(d1, d2, ...)`` in the
+    same order to the model's config (:class:`~recfeat_ref.neural.LRConfig`).
+
+    Raises
+    ------
+    DataValidationError
+        If a block is not 2-D with one row per batch row, or holds NaN or infinity.
+    """
+    arrays = [batch.x_multi]
+    for k, block in enumerate(blocks):
+        block = torch.as_tensor(np.asarray(block, dtype=np.float32))
+        if block.dim() != 2 or block.shape[0] != len(batch):
+            raise DataValidationError(
+                f"add_dense: block {k} must have shape ({len(batch)}, d), got {tuple(block.shape)}"
+            )
+        if not torch.isfinite(block).all():
+            raise DataValidationError(f"add_dense: block {k} holds NaN or infinite values")
+        arrays.append(block)
+    return CTRBatch(x_cat=batch.x_cat, x_multi=torch.cat(arrays, dim=1), y=batch.y, index=batch.index)
+
+
+def lookup_rows(keys, ids, matrix, default=None) -> np.ndarray:
+    """Row ``j`` of ``matrix`` for each key equal to ``ids[j]``; ``default`` (zeros) for unknown keys.
+
+    Turns a per-user or per-item feature table (``matrix`` of shape ``(len(ids), d)``, e.g.
+    ``model.user_factors_`` with ``model.user_ids_``) into one row per CTR row.
+
+    Shapes: keys (n,), ids (m,), matrix (m, d) -> (n, d) float32.
+
+    Examples
+    --------
+    >>> lookup_rows([3, 1, 9], ids=[1, 3], matrix=np.array([[1.0, 2.0], [3.0, 4.0]]))
+    array([[3., 4.],
+           [1., 2.],
+           [0., 0.]], dtype=float32)
+    """
+    matrix = np.asarray(matrix, dtype=np.float32)
+    ids = np.asarray(ids)
+    if matrix.ndim != 2 or len(matrix) != len(ids):
+        raise DataValidationError(f"lookup_rows: matrix must have shape ({len(ids)}, d), got {matrix.shape}")
+    pos = pd.Index(ids).get_indexer(np.asarray(keys))  # (n,) -1 = unknown
+    out = np.empty((len(pos), matrix.shape[1]), dtype=np.float32)
+    out[:] = 0.0 if default is None else np.asarray(default, dtype=np.float32)
+    out[pos >= 0] = matrix[pos[pos >= 0]]
+    return out
 
 
 class CTRFeaturizer:

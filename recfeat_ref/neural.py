@@ -115,10 +115,17 @@ class LRConfig:
         (``CTRFeaturizer.field_dims_``).
     multi_dims : tuple of int
         Width of each multi-hot bag (``CTRFeaturizer.multi_dims_``); ``()`` for none.
+    dense_dims : tuple of int
+        Width of each dense block (a real-valued feature vector, e.g. a user's embedding
+        from another model, :func:`recfeat_ref.ctr.add_dense`); ``()`` for none. A block
+        of width ``d`` contributes :math:`w^\top x` to the linear part and one field
+        vector :math:`W^\top x` (a learned ``d x D`` projection) to the embeddings, so
+        FM, DeepFM and DCN-v2 cross it with every other field like a categorical one.
     """
 
     field_dims: tuple[int, ...]
     multi_dims: tuple[int, ...] = ()  # no bags unless the featurizer made some
+    dense_dims: tuple[int, ...] = ()  # no dense blocks unless features are added
 
     def __post_init__(self):
         dims = tuple(int(d) for d in self.field_dims)
@@ -131,11 +138,15 @@ class LRConfig:
         if any(g < 1 for g in bags):
             raise ValueError(f"multi_dims: every bag needs at least one column, got {self.multi_dims}")
         object.__setattr__(self, "multi_dims", bags)
+        dense = tuple(int(g) for g in self.dense_dims)
+        if any(g < 1 for g in dense):
+            raise ValueError(f"dense_dims: every dense block needs at least one column, got {self.dense_dims}")
+        object.__setattr__(self, "dense_dims", dense)
 
     @property
     def n_vectors(self) -> int:
-        """``M``: one vector per categorical field plus one per bag."""
-        return len(self.field_dims) + len(self.multi_dims)
+        """``M``: one vector per categorical field, per bag and per dense block."""
+        return len(self.field_dims) + len(self.multi_dims) + len(self.dense_dims)
 
 
 @dataclass(frozen=True)
@@ -262,8 +273,11 @@ class NeuMFConfig:
 
 
 def _check_inputs(config: LRConfig, x_cat: torch.Tensor, x_multi: torch.Tensor | None) -> torch.Tensor:
-    """Validate the pair and return ``x_multi`` as a (B, G) tensor (empty if no bags)."""
-    F, G = len(config.field_dims), sum(config.multi_dims)
+    """Validate the pair and return ``x_multi`` as a (B, G) tensor (empty if no bags).
+
+    ``G = sum(multi_dims) + sum(dense_dims)``: the multi-hot bags, then the dense blocks.
+    """
+    F, G = len(config.field_dims), sum(config.multi_dims) + sum(config.dense_dims)
     if x_cat.dim() != 2 or x_cat.shape[1] != F:
         raise ValueError(f"x_cat must have shape (B, {F}), got {tuple(x_cat.shape)}")
     if x_cat.dtype not in (torch.int64, torch.int32):
@@ -279,7 +293,9 @@ def _check_inputs(config: LRConfig, x_cat: torch.Tensor, x_multi: torch.Tensor |
     if x_multi is None:
         x_multi = x_cat.new_zeros((x_cat.shape[0], 0), dtype=torch.float32)
     if x_multi.shape != (x_cat.shape[0], G):
-        raise ValueError(f"x_multi must have shape (B, {G}) = (B, sum(multi_dims)), got {tuple(x_multi.shape)}")
+        raise ValueError(
+            f"x_multi must have shape (B, {G}) = (B, sum(multi_dims) + sum(dense_dims)), got {tuple(x_multi.shape)}"
+        )
     return x_multi
 
 
@@ -291,6 +307,15 @@ def _bag_means(x_multi: torch.Tensor, table: torch.Tensor, multi_dims: tuple[int
         count = block.sum(dim=1, keepdim=True).clamp(min=1.0)  # (B, 1); an empty bag -> zero vector
         out.append(block @ table[start : start + g] / count)  # (B, C)
         start += g
+    return out
+
+
+def _dense_blocks(x_multi: torch.Tensor, config: LRConfig) -> list[torch.Tensor]:
+    """The dense blocks, which follow the bags in ``x_multi``: [(B, d), ...]."""
+    out, start = [], sum(config.multi_dims)
+    for d in config.dense_dims:
+        out.append(x_multi[:, start : start + d])
+        start += d
     return out
 
 
@@ -312,6 +337,7 @@ class FeaturesLinear(nn.Module):
         self.config = config
         self.weights = nn.ModuleList(nn.Embedding(d, 1, padding_idx=0) for d in config.field_dims)
         self.bag_weight = nn.Parameter(torch.zeros(sum(config.multi_dims), 1))  # (G, 1)
+        self.dense_weight = nn.Parameter(torch.zeros(sum(config.dense_dims), 1))  # (sum d, 1)
         self.bias = nn.Parameter(torch.zeros(()))
         for w in self.weights:
             nn.init.zeros_(w.weight)
@@ -322,11 +348,14 @@ class FeaturesLinear(nn.Module):
             z = z + w(x_cat[:, f]).squeeze(-1)  # (B,)
         for bag in _bag_means(x_multi, self.bag_weight, self.config.multi_dims):
             z = z + bag.squeeze(-1)  # (B,)
+        if self.config.dense_dims:
+            dense = x_multi[:, sum(self.config.multi_dims) :].to(self.dense_weight.dtype)  # (B, sum d)
+            z = z + (dense @ self.dense_weight).squeeze(-1)  # (B,)
         return z
 
 
 class FeaturesEmbedding(nn.Module):
-    """One D-vector per field: the looked-up row of each categorical field, the mean of each bag.
+    """One D-vector per field: the looked-up row of each categorical field, the mean of each bag, the projection of each dense block.
 
     Tables are ``nn.Embedding(field_dims[f], D, padding_idx=0)``, initialised
     :math:`\\mathcal N(0, \\text{init\\_std}^2)` with the OOV row 0 set to zero (it stays zero:
@@ -344,15 +373,20 @@ class FeaturesEmbedding(nn.Module):
         D = config.embed_dim
         self.tables = nn.ModuleList(nn.Embedding(d, D, padding_idx=0) for d in config.field_dims)
         self.bag_table = nn.Parameter(torch.empty(sum(config.multi_dims), D))  # (G, D)
+        self.dense_proj = nn.ParameterList(nn.Parameter(torch.empty(d, D)) for d in config.dense_dims)  # (d, D) each
         for t in self.tables:
             nn.init.normal_(t.weight, std=config.init_std)
             with torch.no_grad():
                 t.weight[0].zero_()
         nn.init.normal_(self.bag_table, std=config.init_std)
+        for w in self.dense_proj:
+            nn.init.normal_(w, std=config.init_std)
 
     def forward(self, x_cat: torch.Tensor, x_multi: torch.Tensor) -> torch.Tensor:
         vectors = [t(x_cat[:, f]) for f, t in enumerate(self.tables)]  # F x (B, D)
         vectors += _bag_means(x_multi, self.bag_table, self.config.multi_dims)  # bags x (B, D)
+        blocks = _dense_blocks(x_multi, self.config)
+        vectors += [x.to(w.dtype) @ w for x, w in zip(blocks, self.dense_proj)]  # dense blocks x (B, D)
         return torch.stack(vectors, dim=1)  # (B, M, D)
 
 
@@ -408,7 +442,7 @@ class LogisticRegression(nn.Module):
     Shapes
     ------
     x_cat : (B, F) int64, 0 = unseen.
-    x_multi : (B, G) float32, or None when ``multi_dims == ()``.
+    x_multi : (B, G) float32 (bags, then dense blocks), or None when there are neither.
     output : (B,) logits.
     """
 
@@ -438,7 +472,7 @@ class FM(nn.Module):
     Shapes
     ------
     x_cat : (B, F) int64, 0 = unseen.
-    x_multi : (B, G) float32, or None when ``multi_dims == ()``.
+    x_multi : (B, G) float32 (bags, then dense blocks), or None when there are neither.
     output : (B,) logits.
     """
 
@@ -472,7 +506,7 @@ class DeepFM(nn.Module):
     Shapes
     ------
     x_cat : (B, F) int64, 0 = unseen.
-    x_multi : (B, G) float32, or None when ``multi_dims == ()``.
+    x_multi : (B, G) float32 (bags, then dense blocks), or None when there are neither.
     output : (B,) logits.
     """
 
@@ -538,7 +572,7 @@ class DCNv2(nn.Module):
     Shapes
     ------
     x_cat : (B, F) int64, 0 = unseen.
-    x_multi : (B, G) float32, or None when ``multi_dims == ()``.
+    x_multi : (B, G) float32 (bags, then dense blocks), or None when there are neither.
     output : (B,) logits.
     """
 

@@ -10,6 +10,9 @@ import torch
 from recfeat_ref._validation import DataValidationError
 from recfeat_ref.ctr import (
     UNKNOWN,
+    CTRBatch,
+    add_dense,
+    lookup_rows,
     CTRFeaturizer,
     age_bucket,
     build_ctr_features,
@@ -262,3 +265,28 @@ def test_movielens_smoke():
     assert (data.train.x_cat > 0).all()  # every training value is in its own vocabulary
     assert 0.5 < data.train.y.mean().item() < 0.6  # 55% of ratings are 4 or 5 stars
     assert (data.train.x_multi.sum(1) >= 1).all()
+
+
+def test_add_dense_appends_blocks_and_refuses_bad_ones():
+    batch = CTRBatch(x_cat=torch.zeros(3, 2, dtype=torch.int64), x_multi=torch.ones(3, 2), y=torch.zeros(3),
+                     index=np.arange(3))
+    out = add_dense(batch, np.arange(6).reshape(3, 2), np.full((3, 1), 7.0))
+    assert out.x_multi.shape == (3, 5) and out.x_multi.dtype == torch.float32
+    torch.testing.assert_close(out.x_multi[:, 2:4], torch.arange(6.0).reshape(3, 2))
+    assert batch.x_multi.shape == (3, 2), "the input batch is not modified"
+    with pytest.raises(DataValidationError, match=r"block 0 must have shape \(3, d\)"):
+        add_dense(batch, np.zeros((2, 4)))
+    with pytest.raises(DataValidationError, match="block 1 holds NaN"):
+        add_dense(batch, np.zeros((3, 1)), np.full((3, 1), np.nan))
+
+
+def test_lookup_rows_matches_a_dictionary_and_defaults_unknown_keys():
+    rng = np.random.default_rng(0)
+    ids = np.array([10, 3, 7])
+    matrix = rng.normal(size=(3, 4))
+    keys = rng.choice([3, 7, 10, 99], size=50)
+    table = dict(zip(ids.tolist(), matrix))
+    expected = np.stack([table.get(k, np.full(4, -1.0)) for k in keys.tolist()]).astype(np.float32)
+    np.testing.assert_array_equal(lookup_rows(keys, ids, matrix, default=np.full(4, -1.0)), expected)
+    with pytest.raises(DataValidationError, match="matrix must have shape"):
+        lookup_rows(keys, ids, matrix[:2])

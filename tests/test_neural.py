@@ -325,3 +325,35 @@ def test_movielens_smoke():
     trainer = Trainer(model, nn.BCEWithLogitsLoss(), cfg, metrics={"auc": roc_auc}, output_transform=torch.sigmoid)
     hist = trainer.fit(data.train.pair, data.valid.pair)
     assert hist["valid_auc"].max() > 0.75  # LR alone reaches about 0.78
+
+
+def test_dense_blocks_are_projected_into_fields_and_crossed_by_fm():
+    gen = torch.Generator().manual_seed(0)
+    cfg = FMConfig(field_dims=(4, 3), multi_dims=(2,), dense_dims=(3, 5), embed_dim=4, init_std=0.3)
+    model = FM(cfg)
+    with torch.no_grad():
+        model.linear.dense_weight.normal_(generator=gen)
+    x_cat = torch.tensor([[1, 2], [3, 0]])
+    bags = torch.tensor([[1.0, 1.0], [0.0, 1.0]])
+    d1, d2 = torch.randn(2, 3, generator=gen), torch.randn(2, 5, generator=gen)
+    x_multi = torch.cat([bags, d1, d2], dim=1)  # bags first, then the dense blocks in order
+    e = model.embedding(x_cat, x_multi)
+    assert e.shape == (2, cfg.n_vectors, 4) and cfg.n_vectors == 5
+    torch.testing.assert_close(e[:, 3], d1 @ model.embedding.dense_proj[0])
+    torch.testing.assert_close(e[:, 4], d2 @ model.embedding.dense_proj[1])
+    lin = model.linear(x_cat, x_multi)
+    without = model.linear(x_cat, torch.cat([bags, torch.zeros(2, 8)], dim=1))
+    torch.testing.assert_close(lin - without, (torch.cat([d1, d2], 1) @ model.linear.dense_weight).squeeze(-1))
+    torch.testing.assert_close(model(x_cat, x_multi), lin + fm_interaction(e))
+    with pytest.raises(ValueError, match=r"sum\(dense_dims\)"):
+        model(x_cat, bags)
+    with pytest.raises(ValueError, match="dense_dims"):
+        FMConfig(field_dims=(4,), dense_dims=(0,))
+
+
+@pytest.mark.parametrize("name", ["DeepFM", "DCNv2"])
+def test_deep_models_take_dense_blocks(name):
+    cls, cfg_cls = {"DeepFM": (DeepFM, DeepFMConfig), "DCNv2": (DCNv2, DCNv2Config)}[name]
+    model = cls(cfg_cls(field_dims=(4, 3), dense_dims=(6,), embed_dim=4))
+    out = model(torch.tensor([[1, 2], [0, 1]]), torch.randn(2, 6))
+    assert out.shape == (2,) and torch.isfinite(out).all()
