@@ -41,7 +41,13 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from ._validation import DataValidationError, _check_positive, _check_positive_int, _check_seed, check_columns
+from ._validation import (
+    DataValidationError,
+    _check_positive,
+    _check_positive_int,
+    _check_seed,
+    check_columns,
+)
 from .models import BiasedMF, MFConfig
 from .preprocessing import IdEncoder
 from .training import seed_everything
@@ -158,9 +164,10 @@ def main(argv=None) -> None:
     parser.add_argument("--out", required=True, help="where rank 0 saves the weights and the losses")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    rank, world_size = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    rank, world_size = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
     use_cuda = torch.cuda.is_available() and torch.cuda.device_count() >= world_size
-    device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if use_cuda else "cpu"
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    device = f"cuda:{local_rank}" if use_cuda else "cpu"
     if world_size > 1:
         dist.init_process_group(backend="nccl" if use_cuda else "gloo")
     try:
