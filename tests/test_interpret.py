@@ -6,9 +6,21 @@ import torch
 from captum.attr import IntegratedGradients
 from torch import nn
 
-from recfeat_ref.interpret import field_attributions, field_groups, integrated_gradients, permutation_importance
+from recfeat_ref.interpret import (
+    field_attributions,
+    field_groups,
+    integrated_gradients,
+    permutation_importance,
+)
 from recfeat_ref.metrics import roc_auc
-from recfeat_ref.neural import FM, DeepFM, DeepFMConfig, FMConfig, LogisticRegression, LRConfig
+from recfeat_ref.neural import (
+    FM,
+    DeepFM,
+    DeepFMConfig,
+    FMConfig,
+    LogisticRegression,
+    LRConfig,
+)
 
 
 def _inputs(n=16, seed=0):
@@ -34,7 +46,7 @@ def _randomise(model, seed=0):
 def test_integrated_gradients_match_captum():
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
-    f = lambda x: net(x).squeeze(-1)  # noqa: E731
+    f = lambda x: net(x).squeeze(-1)
     x, base = torch.randn(5, 4), torch.randn(5, 4)
     ours = integrated_gradients(f, x, base, steps=32)
     theirs = IntegratedGradients(f).attribute(x, baselines=base, n_steps=32, method="gausslegendre")
@@ -86,7 +98,7 @@ def test_field_attributions_are_complete(build):
 def test_permutation_importance_finds_the_only_field_that_matters():
     x_cat, x_multi = _inputs(n=400, seed=1)
     y = (x_cat[:, 0] >= 3).numpy().astype(float)
-    predict = lambda xc, xm: (xc[:, 0] >= 3).numpy() * 0.8 + 0.1  # noqa: E731
+    predict = lambda xc, xm: (xc[:, 0] >= 3).numpy() * 0.8 + 0.1
     groups = {"field0": ("cat", slice(0, 1)), "field1": ("cat", slice(1, 2)), "bags": ("multi", slice(0, 3))}
     report = permutation_importance(predict, x_cat, x_multi, y, groups, roc_auc, n_repeats=3, seed=0)
     assert report.index[0] == "field0" and report.loc["field0", "importance_mean"] > 0.3
