@@ -46,7 +46,7 @@ from torch import nn
 
 from ._validation import _check_positive_int, _check_seed
 
-__all__ = ["integrated_gradients", "field_groups", "field_attributions", "permutation_importance"]
+__all__ = ["integrated_gradients", "field_groups", "scaled_forward", "field_attributions", "permutation_importance"]
 
 
 def _gauss_legendre(steps: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -101,8 +101,12 @@ def field_groups(model: nn.Module) -> list[str]:
             + [f"dense{d}" for d in range(len(cfg.dense_dims))])
 
 
-def _scaled_forward(model: nn.Module, x_cat: torch.Tensor, x_multi: torch.Tensor) -> Callable:
-    """``f(s)``: the model's logits with group ``g``'s input multiplied by ``s[:, g]``."""
+def scaled_forward(model: nn.Module, x_cat: torch.Tensor, x_multi: torch.Tensor) -> Callable:
+    """``f(s)``: the model's logits with group ``g``'s input multiplied by ``s[:, g]``.
+
+    ``s`` has shape (B, G) for the B rows of ``x_cat``, or (nB, G): then the rows are
+    repeated ``n`` times, block after block (how Captum batches its quadrature points).
+    """
     cfg = model.config
     n_fields = len(cfg.field_dims)
     widths = list(cfg.multi_dims) + list(cfg.dense_dims)
@@ -111,6 +115,10 @@ def _scaled_forward(model: nn.Module, x_cat: torch.Tensor, x_multi: torch.Tensor
         tables.append(model.embedding.tables)
 
     def f(s: torch.Tensor) -> torch.Tensor:
+        reps, rest = divmod(s.shape[0], x_cat.shape[0])
+        if rest or reps == 0:
+            raise ValueError(f"s has {s.shape[0]} rows, not a multiple of the {x_cat.shape[0]} input rows")
+        xc, xm = (x_cat, x_multi) if reps == 1 else (x_cat.repeat(reps, 1), x_multi.repeat(reps, 1))
         hooks = []
         for modules in tables:
             for field, emb in enumerate(modules):
@@ -118,7 +126,7 @@ def _scaled_forward(model: nn.Module, x_cat: torch.Tensor, x_multi: torch.Tensor
                 hooks.append(emb.register_forward_hook(lambda m, inp, out, scale=scale: out * scale))
         try:
             col_scale = torch.repeat_interleave(s[:, n_fields:], torch.tensor(widths, dtype=torch.long), dim=1)
-            return model(x_cat, x_multi * col_scale)  # (B,)
+            return model(xc, xm * col_scale)  # (B,)
         finally:
             for h in hooks:
                 h.remove()
@@ -146,7 +154,7 @@ def field_attributions(model: nn.Module, x_cat: torch.Tensor, x_multi: torch.Ten
         if x_multi is None:
             x_multi = torch.zeros(x_cat.shape[0], 0)
         names = field_groups(model)
-        f = _scaled_forward(model, x_cat, x_multi)
+        f = scaled_forward(model, x_cat, x_multi)
         ones = torch.ones(x_cat.shape[0], len(names))
         attr = integrated_gradients(f, ones, torch.zeros_like(ones), steps=steps)
         with torch.no_grad():
