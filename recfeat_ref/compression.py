@@ -35,9 +35,13 @@ from __future__ import annotations
 
 import copy
 import io
+import time
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -190,12 +194,150 @@ def model_bytes(model: nn.Module, sparse: bool = False) -> int:
     """Bytes of the model's ``state_dict`` saved with :func:`torch.save`.
 
     ``sparse=True`` stores every floating tensor with more than half of its entries zero
-    in COO format (indices + values): the size a pruned model can reach on disk.
+    as a bitmask of its non-zeros (1 bit per entry, packed) plus the non-zero values: the
+    size a pruned model can reach on disk. (COO or CSR indices take 8 bytes per index in
+    PyTorch and would make an 80 %-sparse float32 table *larger* than the dense one.)
     """
     state = model.state_dict()
     if sparse:
-        state = {k: (v.to_sparse() if torch.is_tensor(v) and v.is_floating_point() and v.dim() > 0
-                     and (v == 0).float().mean() > 0.5 else v) for k, v in state.items()}
+        packed = {}
+        for k, v in state.items():
+            if torch.is_tensor(v) and v.is_floating_point() and v.dim() > 0 and (v == 0).float().mean() > 0.5:
+                mask = (v != 0).flatten().numpy()
+                packed[k] = {"mask": torch.from_numpy(np.packbits(mask)), "values": v.flatten()[mask],
+                             "shape": tuple(v.shape)}
+            else:
+                packed[k] = v
+        state = packed
     buffer = io.BytesIO()
     torch.save(state, buffer)
     return buffer.getbuffer().nbytes
+
+
+# --- the recipe of the efficiency chapter ----------------------------------------------
+
+
+@dataclass
+class Variant:
+    """A compressed model and how to feed it: ``model(*transform(batch))`` gives logits."""
+
+    model: nn.Module
+    transform: Callable
+    note: str
+
+
+def _hash_batch(batch, fields: tuple[int, ...], n_buckets: tuple[int, ...], seed: int):
+    x_cat = batch.x_cat.clone()
+    for f, b in zip(fields, n_buckets):
+        x_cat[:, f] = hash_codes(x_cat[:, f], b, seed=seed + f)
+    return type(batch)(x_cat=x_cat, x_multi=batch.x_multi, y=batch.y, index=batch.index)
+
+
+def build_variants(teacher: nn.Module, data, *, seed: int = 0, prune_amounts=(0.5, 0.8),
+                   hash_fraction: float = 0.25, hashed_fields=(0, 1), student_embed_dim: int = 4,
+                   student_hidden=(32,), alpha: float = 0.5, temperature: float = 2.0,
+                   num_epochs: int = 12) -> dict[str, Variant]:
+    """The compressed variants of a trained :class:`~recfeat_ref.neural.DeepFM` compared in the book.
+
+    Parameters
+    ----------
+    teacher : DeepFM
+        Trained on ``data.train`` (early-stopped on ``data.valid``).
+    data : recfeat_ref.ctr.CTRData
+        The featurizer and the train/valid/test batches.
+    prune_amounts : tuple of float
+        Global magnitude pruning levels, applied to the teacher without retraining.
+    hash_fraction : float
+        The hashed model's user and item tables get this fraction of the original rows.
+    student_embed_dim, student_hidden : int, tuple of int
+        The small DeepFM trained with and without distillation.
+
+    Returns
+    -------
+    dict of name -> Variant, the teacher first.
+    """
+    from .ctr import fit_ctr
+    from .metrics import roc_auc
+    from .neural import DeepFM, DeepFMConfig
+    from .training import TrainConfig, Trainer, seed_everything
+
+    def identity(batch):
+        return batch.inputs
+
+    f = data.featurizer
+    variants = {"DeepFM, float32": Variant(teacher.cpu().eval(), identity, "the trained model")}
+    variants["DeepFM, int8 linear layers"] = Variant(quantize_dynamic_int8(teacher), identity,
+                                                      "dynamic int8 quantisation, no retraining")
+    for amount in prune_amounts:
+        variants[f"DeepFM, {amount:.0%} pruned"] = Variant(magnitude_prune(teacher, amount).eval(), identity,
+                                                         "global magnitude pruning, no retraining")
+    small = DeepFMConfig(f.field_dims_, f.multi_dims_, embed_dim=student_embed_dim, hidden_dims=tuple(student_hidden))
+    plain = DeepFM(small)
+    fit_ctr(plain, data.train, data.valid, num_epochs=num_epochs, patience=3, seed=seed)
+    variants["student, labels only"] = Variant(plain.cpu().eval(), identity, "small DeepFM, ordinary training")
+
+    with torch.no_grad():
+        t_train = teacher(*data.train.inputs)
+        t_valid = teacher(*data.valid.inputs)
+    seed_everything(seed)
+    student = DeepFM(small)
+    config = TrainConfig(num_epochs=num_epochs, lr=1e-2, weight_decay=1e-4, patience=3, monitor="valid_auc",
+                         mode="max", seed=seed, progress=False)
+    trainer = Trainer(student, lambda out, tgt: distillation_loss(out, tgt[:, 1], tgt[:, 0], alpha, temperature),
+                      config, metrics={"auc": lambda y, p: roc_auc(y[:, 0], p)}, output_transform=torch.sigmoid)
+    trainer.fit((data.train.inputs, torch.stack([data.train.y, t_train], 1)),
+                (data.valid.inputs, torch.stack([data.valid.y, t_valid], 1)))
+    variants["student, distilled"] = Variant(student.cpu().eval(), identity,
+                                             f"small DeepFM, distillation (alpha={alpha}, T={temperature})")
+
+    buckets = tuple(max(2, int(hash_fraction * f.field_dims_[k])) for k in hashed_fields)
+    dims = list(f.field_dims_)
+    for k, b in zip(hashed_fields, buckets):
+        dims[k] = b + 1  # bucket codes 1..b, 0 stays the OOV slot
+    hashed = DeepFM(DeepFMConfig(tuple(dims), f.multi_dims_))
+
+    def hashed_inputs(batch):
+        return _hash_batch(batch, tuple(hashed_fields), buckets, seed).inputs
+
+    fit_ctr(hashed, _hash_batch(data.train, tuple(hashed_fields), buckets, seed),
+            _hash_batch(data.valid, tuple(hashed_fields), buckets, seed), num_epochs=num_epochs, patience=3, seed=seed)
+    variants[f"DeepFM, hashed ids ({hash_fraction:.0%} rows)"] = Variant(
+        hashed.cpu().eval(), hashed_inputs, "hashing trick on user and item ids, retrained")
+    return variants
+
+
+def latency_ms_per_1000(model: nn.Module, inputs: tuple, repeats: int = 30) -> float:
+    """Median milliseconds of one forward pass over 1,000 rows on one CPU thread (after a warm-up)."""
+    _check_positive_int("repeats", repeats)
+    inputs = tuple(x[:1000] for x in inputs)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        times = []
+        with torch.no_grad():
+            model(*inputs)
+            for _ in range(repeats):
+                start = time.perf_counter()
+                model(*inputs)
+                times.append(time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(previous)
+    return 1000 * float(np.median(times))
+
+
+def compare_variants(variants: dict[str, Variant], test, measure_latency: bool = False) -> pd.DataFrame:
+    """One row per variant: parameters, bytes (dense / sparse), test AUC and log loss, optionally latency."""
+    from .metrics import log_loss, roc_auc
+
+    y = test.y.numpy()
+    rows = {}
+    for name, v in variants.items():
+        inputs = v.transform(test)
+        with torch.no_grad():
+            p = torch.sigmoid(v.model(*inputs)).numpy().astype(float)
+        row = {"parameters": count_parameters(v.model), "bytes": model_bytes(v.model),
+               "bytes_sparse": model_bytes(v.model, sparse=True), "auc": roc_auc(y, p), "log_loss": log_loss(y, p)}
+        if measure_latency:
+            row["ms_per_1000"] = latency_ms_per_1000(v.model, inputs)
+        rows[name] = row
+    return pd.DataFrame(rows).T

@@ -59,16 +59,17 @@ from recfeat_ref.splits import random_split
 __all__ = [
     "AGE_BINS",
     "UNKNOWN",
+    "CTRBatch",
+    "CTRData",
+    "CTRFeaturizer",
+    "add_dense",
     "age_bucket",
-    "year_bucket",
+    "build_ctr_features",
     "ctr_frame",
     "ctr_split",
-    "CTRBatch",
-    "CTRFeaturizer",
-    "CTRData",
-    "build_ctr_features",
-    "add_dense",
+    "fit_ctr",
     "lookup_rows",
+    "year_bucket",
 ]
 
 #: The value that a missing age or year becomes: a category of its own.
@@ -523,3 +524,41 @@ def build_ctr_features(ml, seed=0, featurizer: CTRFeaturizer | None = None, thre
     train, valid, test = ctr_split(ctr_frame(ml, threshold=threshold), seed=seed)
     feat = (featurizer if featurizer is not None else CTRFeaturizer()).fit(train)
     return CTRData(feat, feat.transform(train), feat.transform(valid), feat.transform(test))
+
+
+def fit_ctr(model, train: CTRBatch, valid: CTRBatch, *, lr: float = 1e-2, weight_decay: float = 1e-4,
+            num_epochs: int = 30, patience: int = 5, seed: int = 0, loss_fn=None, device: str | None = None):
+    """Train a CTR model the book's way: Adam, BCE on logits, early stopping on validation AUC.
+
+    The protocol of chapter 5 in one call, so that later chapters train their CTR models
+    identically: :class:`~recfeat_ref.training.Trainer` with ``monitor="valid_auc"``, the
+    best epoch's weights restored.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Called as ``model(*batch.inputs)``, returning logits (B,).
+    train, valid : CTRBatch
+        With labels.
+    loss_fn : callable, optional
+        ``loss(logits, target)`` during training; default :class:`torch.nn.BCEWithLogitsLoss`.
+    device : str, optional
+        As :func:`~recfeat_ref.training.get_device`.
+
+    Returns
+    -------
+    Trainer
+        The fitted trainer (``history_``, ``best_epoch_``, ``predict``).
+    """
+    from torch import nn
+
+    from . import metrics
+    from .training import TrainConfig, Trainer, seed_everything
+
+    seed_everything(seed)
+    config = TrainConfig(num_epochs=num_epochs, lr=lr, weight_decay=weight_decay, patience=patience,
+                         monitor="valid_auc", mode="max", seed=seed, progress=False, device=device)
+    trainer = Trainer(model, loss_fn or nn.BCEWithLogitsLoss(), config, metrics={"auc": metrics.roc_auc},
+                      output_transform=torch.sigmoid)
+    trainer.fit(train.pair, valid.pair)
+    return trainer

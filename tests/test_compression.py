@@ -92,3 +92,26 @@ def test_hash_codes_are_stable_in_range_and_spread():
     counts = np.bincount(hashed[1:].numpy(), minlength=501)[1:]
     assert counts.min() > 0 and counts.max() < 30  # 10 per bucket on average
     assert not torch.equal(hashed, hash_codes(codes, n_buckets=500, seed=4))
+
+
+def test_build_and_compare_variants_on_a_tiny_problem():
+    from types import SimpleNamespace
+
+    from recfeat_ref.compression import build_variants, compare_variants
+    from recfeat_ref.ctr import CTRBatch, fit_ctr
+
+    def batch(n, seed):
+        x_cat, x_multi = _inputs(n, seed)
+        y = ((x_cat[:, 0] % 2) == 0).float()  # a learnable rule on the first field
+        return CTRBatch(x_cat=x_cat, x_multi=x_multi, y=y, index=np.arange(n))
+
+    data = SimpleNamespace(featurizer=SimpleNamespace(field_dims_=(50, 80, 6), multi_dims_=(5,)),
+                           train=batch(600, 0), valid=batch(200, 1), test=batch(200, 2))
+    teacher = DeepFM(DeepFMConfig(field_dims=(50, 80, 6), multi_dims=(5,), embed_dim=8))
+    fit_ctr(teacher, data.train, data.valid, num_epochs=5, patience=2)
+    variants = build_variants(teacher, data, num_epochs=3, prune_amounts=(0.5,))
+    table = compare_variants(variants, data.test, measure_latency=True)
+    assert list(table.index)[:2] == ["DeepFM, float32", "DeepFM, int8 linear layers"]
+    assert len(table) == 6 and table["auc"].between(0, 1).all() and (table["ms_per_1000"] > 0).all()
+    assert table.loc["DeepFM, float32", "auc"] > 0.8, "the teacher learned the rule"
+    assert table.loc["student, distilled", "parameters"] < table.loc["DeepFM, float32", "parameters"]
