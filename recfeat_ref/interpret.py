@@ -110,7 +110,7 @@ def scaled_forward(model: nn.Module, x_cat: torch.Tensor, x_multi: torch.Tensor)
     cfg = model.config
     n_fields = len(cfg.field_dims)
     widths = list(cfg.multi_dims) + list(cfg.dense_dims)
-    tables = [model.linear.weights]
+    tables = [m.weights for m in (getattr(model, "linear", None),) if m is not None]  # DCN-v2 has no linear part
     if hasattr(model, "embedding"):
         tables.append(model.embedding.tables)
 

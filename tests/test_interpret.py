@@ -15,6 +15,8 @@ from recfeat_ref.interpret import (
 from recfeat_ref.metrics import roc_auc
 from recfeat_ref.neural import (
     FM,
+    DCNv2,
+    DCNv2Config,
     DeepFM,
     DeepFMConfig,
     FMConfig,
@@ -76,6 +78,7 @@ def test_field_attributions_of_logistic_regression_are_the_field_weights():
 @pytest.mark.parametrize("build", [
     lambda: FM(FMConfig(field_dims=(5, 4), multi_dims=(3,), dense_dims=(2,), embed_dim=4)),
     lambda: DeepFM(DeepFMConfig(field_dims=(5, 4), multi_dims=(3,), dense_dims=(2,), embed_dim=4)),
+    lambda: DCNv2(DCNv2Config(field_dims=(5, 4), multi_dims=(3,), dense_dims=(2,), embed_dim=4)),
 ])
 def test_field_attributions_are_complete(build):
     model = _randomise(build())
