@@ -12,6 +12,7 @@ from recfeat_ref.datasets import DataSourceError, load_movielens_100k
 from recfeat_ref.metrics import roc_auc
 from recfeat_ref.neural import (
     FM,
+    AttentionFusion,
     CrossLayer,
     DCNv2,
     DCNv2Config,
@@ -22,6 +23,7 @@ from recfeat_ref.neural import (
     LRConfig,
     NeuMF,
     NeuMFConfig,
+    SENetGate,
     fm_interaction,
 )
 from recfeat_ref.training import TrainConfig, Trainer, seed_everything
@@ -357,3 +359,45 @@ def test_deep_models_take_dense_blocks(name):
     model = cls(cfg_cls(field_dims=(4, 3), dense_dims=(6,), embed_dim=4))
     out = model(torch.tensor([[1, 2], [0, 1]]), torch.randn(2, 6))
     assert out.shape == (2,) and torch.isfinite(out).all()
+
+
+def test_senet_gate_weights_fields_as_the_formula_says():
+    gate = SENetGate(n_fields=4, reduction=2)
+    e = torch.randn(3, 4, 5)
+    gated, a = gate(e)
+    expected = torch.relu(gate.excite[2](torch.relu(gate.excite[0](e.mean(-1)))))
+    torch.testing.assert_close(a, expected)
+    torch.testing.assert_close(gated, e * a.unsqueeze(-1))
+    assert (a >= 0).all()
+
+
+def test_attention_fusion_is_a_convex_combination_of_the_sources():
+    fusion = AttentionFusion(dim=6)
+    sources, context = torch.randn(4, 3, 6), torch.randn(4, 6)
+    fused, w = fusion(sources, context)
+    torch.testing.assert_close(w.sum(-1), torch.ones(4))
+    torch.testing.assert_close(fused, (w.unsqueeze(-1) * sources).sum(1))
+    # identical sources fuse to themselves whatever the weights
+    same = sources[:, :1].expand(-1, 3, -1)
+    torch.testing.assert_close(fusion(same, context)[0], sources[:, 0])
+
+
+def test_deepfm_with_gate_and_attention_fusion_trains_and_validates_its_options():
+    cfg = DeepFMConfig(field_dims=(4, 3), dense_dims=(5, 6), embed_dim=4, field_gate="senet", dense_fusion="attention")
+    model = DeepFM(cfg)
+    x_cat, x_multi = torch.tensor([[1, 2], [3, 1], [2, 2], [1, 1]]), torch.randn(4, 11)
+    e, extras = model.field_vectors(x_cat, x_multi)
+    assert e.shape == (4, 3, 4)  # 2 fields + 1 fused vector
+    assert extras["fusion_weights"].shape == (4, 2) and extras["field_weights"].shape == (4, 3)
+    y = torch.tensor([1.0, 0.0, 1.0, 0.0])
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    for _ in range(200):
+        opt.zero_grad()
+        loss = nn.functional.binary_cross_entropy_with_logits(model(x_cat, x_multi), y)
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.05
+    with pytest.raises(ValueError, match="field_gate"):
+        DeepFMConfig(field_dims=(4,), field_gate="se")
+    with pytest.raises(ValueError, match="at least two dense blocks"):
+        DeepFMConfig(field_dims=(4,), dense_dims=(3,), dense_fusion="attention")
