@@ -458,6 +458,24 @@ class BPRConfig:
         True: a tqdm bar over epochs.
     cpu_threads : int or None
         1: as :class:`~recfeat_ref.training.TrainConfig`: torch threads during ``fit`` on the CPU.
+    negatives : str
+        ``"uniform"``: negatives uniform over the user's unobserved items
+        (:class:`NegativeSampler`); ``"popularity"`` draws them with probability
+        :math:`\propto n_j^\beta` (:class:`~recfeat_ref.augment.PopularityNegativeSampler`).
+        Uniform stays the default: on the validation part every
+        :math:`\beta \in \{0.25, 0.5, 0.75, 1\}` was worse (NDCG@10 0.240 / 0.222 / 0.195 /
+        0.171 against 0.254, seed 0), falling steadily as :math:`\beta` grows (chapter
+        ``16_augmentation``): popular negatives remove the popularity prior that
+        MovieLens rewards.
+    popularity_beta : float
+        0.75: the exponent :math:`\beta` of ``negatives="popularity"`` (word2vec's value);
+        used only with ``negatives="popularity"``.
+    drop_rate : float
+        0.0: the fraction of training positives left out of each epoch, redrawn every
+        epoch (:func:`~recfeat_ref.augment.keep_index`), an augmentation of implicit
+        feedback. 0 stays the default: dropping 10 % / 30 % gave validation NDCG@10
+        0.248 / 0.249 against 0.251 (means over 3 seeds, chapter ``16_augmentation``),
+        within the seed spread; it only makes epochs shorter.
     """
 
     n_factors: int = 64  # 128 no better, twice as slow
@@ -474,8 +492,17 @@ class BPRConfig:
     device: str | None = None
     progress: bool = True
     cpu_threads: int | None = 1
+    negatives: str = "uniform"  # popularity negatives: see chapter 16
+    popularity_beta: float = 0.75  # word2vec's exponent
+    drop_rate: float = 0.0  # no positives dropped
 
     def __post_init__(self):
+        if self.negatives not in ("uniform", "popularity"):
+            raise ValueError(f"negatives must be 'uniform' or 'popularity', got {self.negatives!r}")
+        if not (_is_number(self.popularity_beta) and 0 <= self.popularity_beta < float("inf")):
+            raise ValueError(f"popularity_beta must be a finite number >= 0, got {self.popularity_beta!r}")
+        if not (_is_number(self.drop_rate) and 0 <= self.drop_rate < 1):
+            raise ValueError(f"drop_rate must lie in [0, 1), got {self.drop_rate!r}")
         for name in ("n_factors", "num_epochs", "batch_size", "eval_every", "patience", "k"):
             _check_positive_int(name, getattr(self, name))
         _check_positive("lr", self.lr)
@@ -660,7 +687,10 @@ class BPRMF(_FactorScores, ImplicitRecommender):
     a repeated row is sampled as often as it occurs).
     Each epoch pairs every positive with one negative :math:`j` drawn uniformly from
     the items :math:`u` has not interacted with (:class:`NegativeSampler`), shuffles the
-    triples and takes Adam steps on :func:`bpr_objective`. The score is
+    triples and takes Adam steps on :func:`bpr_objective`. Two optional augmentations
+    (:mod:`recfeat_ref.augment`): ``negatives="popularity"`` draws :math:`j` with
+    probability :math:`\propto n_j^\beta`, and ``drop_rate`` trains each epoch on a
+    fresh random subset of the positives. The score is
 
     .. math:: \hat x_{ui} = p_u^\top q_i + b_i
 
@@ -742,8 +772,13 @@ class BPRMF(_FactorScores, ImplicitRecommender):
             setattr(self, name, value)
 
     def _train(self, users, items, device):
+        from . import augment  # imported here: recfeat_ref.augment imports this module
+
         cfg = self.config
-        sampler = NegativeSampler(users, items, self.n_items_)
+        if cfg.negatives == "popularity":
+            sampler = augment.PopularityNegativeSampler(users, items, self.n_items_, beta=cfg.popularity_beta)
+        else:
+            sampler = NegativeSampler(users, items, self.n_items_)
         u_all = torch.as_tensor(users + 1, dtype=torch.int64)  # (N,) model index: 0 is the OOV slot
         i_all = torch.as_tensor(items + 1, dtype=torch.int64)  # (N,)
         n = len(u_all)
@@ -762,17 +797,23 @@ class BPRMF(_FactorScores, ImplicitRecommender):
         tables = (model.user_factors.weight, model.item_factors.weight, model.item_bias.weight)
 
         def epoch(_):
-            neg = (sampler.sample(u_all - 1, gen) + 1).to(device)  # (N,) negatives, model index
-            perm = torch.randperm(n, generator=gen).to(device)
+            u_ep, u_ep_dev, i_ep_dev = u_all, u_dev, i_dev  # this epoch's positives
+            if cfg.drop_rate > 0:  # augmentation: a fresh random subset of the positives
+                keep = augment.keep_index(n, cfg.drop_rate, gen)  # (N',)
+                keep_dev = keep.to(device)
+                u_ep, u_ep_dev, i_ep_dev = u_all[keep], u_dev[keep_dev], i_dev[keep_dev]
+            m = len(u_ep)
+            neg = (sampler.sample(u_ep - 1, gen) + 1).to(device)  # (N',) negatives, model index
+            perm = torch.randperm(m, generator=gen).to(device)
             total = torch.zeros((), device=device)
-            for lo in range(0, n, cfg.batch_size):
+            for lo in range(0, m, cfg.batch_size):
                 idx = perm[lo : lo + cfg.batch_size]  # (B,)
-                loss = _BPRBatch.apply(*tables, u_dev[idx], i_dev[idx], neg[idx], cfg.reg)
+                loss = _BPRBatch.apply(*tables, u_ep_dev[idx], i_ep_dev[idx], neg[idx], cfg.reg)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 total += loss.detach() * len(idx)
-            return {"train_loss": float(total) / n}
+            return {"train_loss": float(total) / m}
 
         self._run_epochs(epoch, model, lambda: self._export(model))
         self.model_ = model.cpu().eval()
