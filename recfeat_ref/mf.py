@@ -337,8 +337,8 @@ class MFRecommender(_FactorScores, Recommender):
     5-fold RMSE on ML-100K by less than 0.0002.
 
     On ML-100K, ``cross_validate_ratings(lambda: MFRecommender(progress=False), ratings,
-    n_splits=5, seed=0)`` gives RMSE 0.910 +- 0.003 (Surprise's SVD: 0.934;
-    :class:`~recfeat_ref.baselines.BiasBaseline`: 0.944) in about 2 s of fitting per fold
+    n_splits=5, seed=0)`` gives RMSE 0.912 +- 0.003 (Surprise's SVD: 0.934;
+    :class:`~recfeat_ref.baselines.BiasBaseline`: 0.944) with fits of the same order as Surprise's SVD
     on one CPU thread.
 
     Shapes
