@@ -7,7 +7,7 @@ JB := $(VENV)/bin/jupyter-book
 # Book build: warnings are errors, nitpicky cross-references, notebook errors fail.
 JB_FLAGS := -W -n --keep-going --builder html
 
-.PHONY: setup data book test test-package test-notebooks test-book notebooks clean
+.PHONY: setup data book test test-package test-notebooks test-book chromium site-pages notebooks clean
 
 setup: $(VENV)/.installed
 
@@ -41,9 +41,35 @@ test-package: data
 test-notebooks: data
 	$(PY) -m pytest --nbval-lax -p no:cacheprovider notebooks
 
-test-book: data
+# The book build (-W -n: zero warnings), then two checks of the built site: every
+# internal link and anchor resolves (offline), and every page opened in headless
+# Chromium has no console error, typeset equations, loaded images and, for a chapter,
+# its Colab link. The generated pages (API reference, runtimes table) must be current.
+test-book: data chromium
+	$(PY) scripts/gen_api_pages.py --check
+	$(PY) scripts/notebook_runtimes.py --check
 	rm -rf _build
 	$(JB) build . $(JB_FLAGS)
+	$(PY) scripts/check_links.py _build/html
+	$(PY) scripts/check_site.py _build/html
+
+# Headless Chromium for scripts/check_site.py: installed with apt-get when missing and
+# running as root (as CI does, on Debian); otherwise a clear message.
+CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser || command -v google-chrome)
+chromium:
+	@if [ -z "$(CHROMIUM)" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "Chromium is needed by scripts/check_site.py: install it (Debian/Ubuntu: sudo apt-get install -y chromium) or set CHROMIUM=/path/to/chrome" >&2; exit 1; \
+	  fi; \
+	fi
+
+# Regenerate the API reference pages and the runtimes table (after adding a module,
+# or after make notebooks).
+site-pages: setup
+	$(PY) scripts/gen_api_pages.py
+	$(PY) scripts/notebook_runtimes.py
 
 # Rebuild every notebook from its source (notebooks/src/*.py) and execute it in place,
 # so the committed outputs come from a real run. One command, as the book promises.

@@ -6,16 +6,16 @@ user's set of items has no orientation to rotate and no scale to change, and a
 (user, item) pair cannot be "slightly rotated". The augmentations that do exist for
 recommendation change *which examples the model sees*:
 
-=================================  =============================================================
+==================================  ==================================================================
 :class:`PopularityNegativeSampler`  negatives drawn :math:`\propto` popularity\ :sup:`beta`
-                                     (Mikolov et al., 2013; Rendle and Freudenthaler, 2014)
+                                    (Mikolov et al., 2013; Rendle and Freudenthaler, 2014)
 :func:`keep_index`                  the rows kept when a fraction of the positives is dropped
 :func:`drop_interactions`           random subsampling of the positives (a new draw per epoch)
 :func:`add_random_interactions`     false positives: random unobserved (user, item) pairs
 :func:`crop`                        a contiguous window of a sequence (CL4SRec)
 :func:`mask`                        a fraction of a sequence's items replaced by a mask code (CL4SRec)
 :func:`reorder`                     a contiguous window of a sequence shuffled (CL4SRec)
-=================================  =============================================================
+==================================  ==================================================================
 
 The first four work on the interaction pairs of implicit-feedback models such as
 :class:`~recfeat_ref.mf.BPRMF` (which uses the first three through
@@ -93,7 +93,7 @@ class PopularityNegativeSampler(NegativeSampler):
         Catalogue size :math:`I`.
     beta : float
         Exponent :math:`\beta \ge 0`; 0.75 as in word2vec (the chapter
-        ``16_augmentation`` tunes it for BPR-MF on validation data).
+        ``13_augmentation`` tunes it for BPR-MF on validation data).
     dense_limit : int
         As :class:`~recfeat_ref.mf.NegativeSampler`.
 
@@ -204,7 +204,7 @@ def drop_interactions(users, items, rate: float, generator: torch.Generator):
     graph recommenders apply to the user-item graph (e.g. SGL, Wu et al., SIGIR 2021).
     Its rationale: implicit positives are noisy (a click is not a like), so no single
     positive should be fitted exactly. Its cost: each epoch sees fewer positives.
-    Whether the trade pays is an empirical question (chapter ``16_augmentation``:
+    Whether the trade pays is an empirical question (chapter ``13_augmentation``:
     on ML-100K with BPR-MF it did not).
 
     Parameters

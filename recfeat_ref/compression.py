@@ -108,7 +108,7 @@ def _prunable(model: nn.Module) -> list[tuple[str, torch.Tensor]]:
 
 
 def magnitude_prune(model: nn.Module, amount: float) -> nn.Module:
-    """A copy of ``model`` with the smallest ``amount`` of its weights (in |w|, globally) set to zero.
+    """A copy of ``model`` with the smallest ``amount`` of its weights (in :math:`|w|`, globally) set to zero.
 
     The threshold is global over every linear weight and embedding table, so layers with
     many small weights lose more. Returns a plain model (no pruning masks left behind).

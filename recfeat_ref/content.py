@@ -264,7 +264,7 @@ class ContentBased(Recommender):
 
     Shapes
     ------
-    ``predict(df)``: (len(df),). ``score_items(user_ids)``: (len(user_ids), n_items_),
+    ``predict(df)``: (len(df),). ``score_items(user_ids)``: (len(user_ids), ``n_items_``),
     columns ``item_ids_``; ``score_items(user_ids, item_ids)``: (len(user_ids), len(item_ids)).
 
     Notes

@@ -548,7 +548,7 @@ def genre_matrix(items: pd.DataFrame) -> pd.DataFrame:
     ----------
     items : pandas.DataFrame
         With ``item_id`` and ``genres`` (a list of genre names per item), as in
-        :attr:`MovieLens100K.items`.
+        ``MovieLens100K.items``.
 
     Returns
     -------

@@ -45,7 +45,7 @@ eq. 2-3; Surprise's ``pearson_baseline``); a pair with one common rater has
 :math:`(n_{ij}-1)/(n_{ij}-1+\lambda)`).
 
 Two ways to score, chosen by ``mode``
-------------------------------------
+-------------------------------------
 ``mode="rating"`` (KNNBaseline; Koren, 2010, eq. 4). :math:`N_k(i; u)` is the set of
 the :math:`k` items of :math:`R(u)` most similar to :math:`i`, *keeping only those with*
 :math:`s_{ij} > 0`:
@@ -353,7 +353,7 @@ class ItemKNN(_NeighbourhoodKNN):
 
     Shapes
     ------
-    ``predict(df)``: (len(df),). ``score_items(user_ids)``: (len(user_ids), n_items_).
+    ``predict(df)``: (len(df),). ``score_items(user_ids)``: (len(user_ids), ``n_items_``).
 
     Notes
     -----
@@ -419,7 +419,7 @@ class UserKNN(_NeighbourhoodKNN):
 
     Shapes
     ------
-    ``predict(df)``: (len(df),). ``score_items(user_ids)``: (len(user_ids), n_items_).
+    ``predict(df)``: (len(df),). ``score_items(user_ids)``: (len(user_ids), ``n_items_``).
 
     Notes
     -----

@@ -6,6 +6,7 @@ range. The tests check every one against scikit-learn or a plain Python loop.
 
 Families and their signatures
 -----------------------------
+===============  ========================================================================
 classification   ``f(y_true, y_pred)`` or ``f(y_true, y_score)``:
                  :func:`accuracy`, :func:`precision`, :func:`recall`, :func:`f1`,
                  :func:`roc_auc`, :func:`log_loss`
@@ -15,6 +16,7 @@ ranking          ``metric(topk, relevant, k=10, per_user=False)``:
                  :func:`map_at_k`, :func:`hit_rate_at_k`, :func:`mrr_at_k`;
                  all six at once with :func:`ranking_report`
 beyond accuracy  :func:`catalog_coverage`, :func:`intra_list_diversity`, :func:`novelty`
+===============  ========================================================================
 
 Ranking notation
 ----------------

@@ -3,12 +3,12 @@ r"""Matrix factorisation recommenders: biased MF for ratings, BPR-MF for implici
 Both models score a (user, item) pair with the same factor model,
 :class:`recfeat_ref.models.BiasedMF`; they differ in the data and the loss.
 
-=====================  =======================================  ==============================
-model                  data                                     loss
-=====================  =======================================  ==============================
-:class:`MFRecommender`  explicit ratings :math:`r_{ui}`           squared error (Koren et al.)
-:class:`BPRMF`          implicit positives :math:`(u, i)`          pairwise log-sigmoid (Rendle)
-=====================  =======================================  ==============================
+======================  =================================  =============================
+model                   data                               loss
+======================  =================================  =============================
+:class:`MFRecommender`  explicit ratings :math:`r_{ui}`    squared error (Koren et al.)
+:class:`BPRMF`          implicit positives :math:`(u, i)`  pairwise log-sigmoid (Rendle)
+======================  =================================  =============================
 
 Notation: ``B`` batch size, ``K`` latent factors, ``U``/``I`` numbers of training
 users/items; :math:`p_u, q_i \in \mathbb{R}^K` the factors, :math:`b_u, b_i` the biases,
@@ -409,16 +409,16 @@ class BPRConfig:
     Tuned on the validation part of ``ratio_split_by_user(ML-100K, (0.8, 0.1, 0.1), seed=0)``
     (never on its test part), early stopping on that part; validation NDCG@10:
 
-    ================================================  ==========================
-    setting (others at their defaults)                 best NDCG@10 (epoch)
-    ================================================  ==========================
+    ==================================================  =============================
+    setting (others at their defaults)                  best NDCG@10 (epoch)
+    ==================================================  =============================
     ``batch_size=2048, reg=1e-4 / 1e-3 / 3e-3``         0.214 / 0.217 / 0.224 (15)
     ``batch_size=2048, reg=5e-3 / 1e-2 / 2e-2 / 5e-2``  0.240 / 0.247 / 0.229 / 0.195
-    ``reg=5e-3 / 7e-3`` (default) ``/ 1e-2 / 1.5e-2``  0.248 / 0.254 / 0.252 / 0.238
-    ``lr=1e-2`` (reg 1e-2) / ``lr=3e-3``               0.244 / 0.254 (80)
-    ``n_factors=128``                                 0.251
-    ``item_bias=False`` / ``init_std=0.01``           0.252 / 0.251
-    ================================================  ==========================
+    ``reg=5e-3 / 7e-3`` (default) ``/ 1e-2 / 1.5e-2``   0.248 / 0.254 / 0.252 / 0.238
+    ``lr=1e-2`` (reg 1e-2) / ``lr=3e-3``                0.244 / 0.254 (80)
+    ``n_factors=128``                                   0.251
+    ``item_bias=False`` / ``init_std=0.01``             0.252 / 0.251
+    ==================================================  =============================
 
     Attributes
     ----------
@@ -465,7 +465,7 @@ class BPRConfig:
         Uniform stays the default: on the validation part every
         :math:`\beta \in \{0.25, 0.5, 0.75, 1\}` was worse (NDCG@10 0.240 / 0.222 / 0.195 /
         0.171 against 0.254, seed 0), falling steadily as :math:`\beta` grows (chapter
-        ``16_augmentation``): popular negatives remove the popularity prior that
+        ``13_augmentation``): popular negatives remove the popularity prior that
         MovieLens rewards.
     popularity_beta : float
         0.75: the exponent :math:`\beta` of ``negatives="popularity"`` (word2vec's value);
@@ -474,7 +474,7 @@ class BPRConfig:
         0.0: the fraction of training positives left out of each epoch, redrawn every
         epoch (:func:`~recfeat_ref.augment.keep_index`), an augmentation of implicit
         feedback. 0 stays the default: dropping 10 % / 30 % gave validation NDCG@10
-        0.248 / 0.249 against 0.251 (means over 3 seeds, chapter ``16_augmentation``),
+        0.248 / 0.249 against 0.251 (means over 3 seeds, chapter ``13_augmentation``),
         within the seed spread; it only makes epochs shorter.
     """
 

@@ -291,7 +291,7 @@ class IdEncoder(TransformerMixin, BaseEstimator):
     Row 0 is the "unknown user/item" row: a user who appears only in the test
     period still gets a valid (shared) vector instead of an index error or a
     silent collision with a real user. This is the convention of Covington et
-    al. [1]_, where "out-of-vocabulary values are simply mapped to the zero
+    al. [2]_, where "out-of-vocabulary values are simply mapped to the zero
     embedding".
 
     Parameters
@@ -320,7 +320,7 @@ class IdEncoder(TransformerMixin, BaseEstimator):
 
     References
     ----------
-    .. [1] P. Covington, J. Adams and E. Sargin, "Deep Neural Networks for
+    .. [2] P. Covington, J. Adams and E. Sargin, "Deep Neural Networks for
        YouTube Recommendations", RecSys 2016.
 
     Examples

@@ -581,7 +581,7 @@ def per_example_grads(
     Returns
     -------
     dict of str to tensor
-        For every trainable parameter of shape ``S``, a tensor (B, *S).
+        For every trainable parameter of shape ``S``, a tensor ``(B, *S)``.
 
     Examples
     --------

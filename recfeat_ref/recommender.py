@@ -108,7 +108,7 @@ class Recommender:
     def score_items(self, user_ids=None) -> np.ndarray:
         """Scores of every training item for ``user_ids`` (default: all training users).
 
-        Returns an array of shape (len(user_ids), n_items_); unseen users get the
+        Returns an array of shape (len(user_ids), ``n_items_``); unseen users get the
         fallback row.
         """
         self._check_fitted()

@@ -327,7 +327,7 @@ class SequentialRecommender(Recommender):
         Returns
         -------
         users : (n,) the raw user ids of ``history``, sorted
-        scores : (n, n_items_) float64, columns in the order of ``item_ids_``
+        scores : (n, ``n_items_``) float64, columns in the order of ``item_ids_``
         """
         self._check_fitted()
         users, user_idx, seqs = self._sequences(history)
@@ -884,7 +884,7 @@ class NeuralSequentialRecommender(SequentialRecommender):
         ``epoch``, ``train_loss``, ``seconds`` (training time of the epoch, evaluation
         excluded), ``valid_ndcg_at_k``, ``valid_recall_at_k`` (NaN when not evaluated).
     best_epoch_ : int
-    item_embeddings_ : (n_items_, d) ndarray, row ``j`` = item ``item_ids_[j]``
+    item_embeddings_ : (``n_items_``, d) ndarray, row ``j`` = item ``item_ids_[j]``
     """
 
     config_class = SequenceConfig
@@ -1018,7 +1018,7 @@ class NeuralSequentialRecommender(SequentialRecommender):
 
     @property
     def item_embeddings_(self) -> np.ndarray:
-        """The learned input item table without the padding row: (n_items_, d), rows in ``item_ids_`` order."""
+        """The learned input item table without the padding row: (``n_items_``, d), rows in ``item_ids_`` order."""
         self._check_fitted()
         return self.net_.item_emb.weight[1:].detach().float().cpu().numpy().copy()
 

@@ -3,14 +3,14 @@
 Which split a paper uses changes its numbers as much as which model it uses
 (Meng et al. [1]_), so every protocol in the book is one small function here:
 
-=========================  ==================================================
-:func:`random_split`       global random holdout (rating prediction)
-:func:`ratio_split_by_user` per-user random holdout (every user in train)
-:func:`temporal_split`     global cut in time (no peeking into the future)
-:func:`leave_last_one_out` per-user last item to test (NCF-style ranking)
-:func:`kfold_split`        k-fold cross-validation over rows (Surprise-style)
-:func:`filter_cold`        drop test rows whose user/item is unseen in train
-=========================  ==================================================
+===========================  ==================================================
+:func:`random_split`         global random holdout (rating prediction)
+:func:`ratio_split_by_user`  per-user random holdout (every user in train)
+:func:`temporal_split`       global cut in time (no peeking into the future)
+:func:`leave_last_one_out`   per-user last item to test (NCF-style ranking)
+:func:`kfold_split`          k-fold cross-validation over rows (Surprise-style)
+:func:`filter_cold`          drop test rows whose user/item is unseen in train
+===========================  ==================================================
 
 Shared conventions
 ------------------
