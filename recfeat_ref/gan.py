@@ -66,18 +66,14 @@ References
 
 from __future__ import annotations
 
-import copy
 import itertools
 import math
-import time
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
 from ._validation import (
     _check_non_negative,
@@ -86,11 +82,8 @@ from ._validation import (
     _check_seed,
     _is_number,
     _make_config,
-    check_columns,
-    check_dataframe,
 )
-from .recommender import Recommender, evaluate_topn
-from .training import get_device, seed_everything
+from .training import ImplicitRecommender, seed_everything
 
 __all__ = [
     "CFGAN",
@@ -353,7 +346,7 @@ class CFGANConfig:
         _check_seed(self.seed)
 
 
-class CFGAN(Recommender):
+class CFGAN(ImplicitRecommender):
     r"""CFGAN (Chae et al., 2018), ZP scheme: a conditional GAN over users' purchase vectors.
 
     .. math::
@@ -371,7 +364,8 @@ class CFGAN(Recommender):
     :class:`~recfeat_ref.mf.BPRMF`. Every ``eval_every`` epochs the validation NDCG@k is
     computed by :func:`~recfeat_ref.recommender.evaluate_topn`; after ``patience``
     evaluations without improvement training stops and the best weights of :math:`G`
-    are restored. Without ``valid``, all ``num_epochs`` run.
+    are restored. Without ``valid``, all ``num_epochs`` run. The loop is
+    :class:`~recfeat_ref.training.ImplicitRecommender`'s; the epoch is CFGAN's.
 
     Parameters
     ----------
@@ -435,39 +429,14 @@ class CFGAN(Recommender):
     ['epoch', 'g_loss', 'zr_loss', 'd_loss']
     """
 
-    target_col = None
-
     def __init__(self, config: CFGANConfig | None = None, *, user_col: str | None = None,
                  item_col: str | None = None, **params):
         kwargs = {k: v for k, v in (("user_col", user_col), ("item_col", item_col)) if v is not None}
         super().__init__(**kwargs)
         self.config = _make_config(CFGANConfig, config, params)
 
-    def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> CFGAN:
-        """Fit on the purchases in ``train``; early-stop on NDCG@k of ``valid`` if given."""
-        if valid is not None:
-            check_dataframe(valid, "valid")
-            check_columns(valid, [self.user_col, self.item_col], "valid")
-        self._frames = (train, valid)
-        try:
-            return super().fit(train)
-        finally:
-            del self._frames
-
-    def _fit(self, users, items, values):
+    def _train(self, users, items, device):
         cfg = self.config
-        device = get_device(cfg.device)
-        threads = torch.get_num_threads()
-        if cfg.cpu_threads is not None and device.type == "cpu":
-            torch.set_num_threads(cfg.cpu_threads)
-        try:
-            self._train_loop(users, items, device)
-        finally:
-            torch.set_num_threads(threads)
-
-    def _train_loop(self, users, items, device):
-        cfg = self.config
-        train_frame, valid_frame = self._frames
         purchases = torch.zeros(self.n_users_, self.n_items_)  # (U, I)
         purchases[torch.as_tensor(users), torch.as_tensor(items)] = 1.0
         self.purchases_ = purchases
@@ -481,7 +450,7 @@ class CFGAN(Recommender):
         opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, weight_decay=cfg.reg_d) if D is not None else None
         gen = torch.Generator().manual_seed(cfg.seed)
         n = self.n_users_
-        self.generator_, self.discriminator_ = G, D
+        self.generator_, self.discriminator_ = G, D  # scored by the validation ranking
 
         def batches():
             perm = torch.randperm(n, generator=gen).to(device)
@@ -493,13 +462,9 @@ class CFGAN(Recommender):
                 return None
             return torch.randn(b, cfg.noise_dim, generator=gen).to(device)  # (B, Z)
 
-        rows, best, best_state, stale = [], -math.inf, None, 0
-        self.best_epoch_ = cfg.num_epochs
-        bar = tqdm(range(1, cfg.num_epochs + 1), desc="epochs", disable=not cfg.progress, leave=True)
-        for epoch in bar:
-            start = time.perf_counter()
-            row = {"epoch": epoch}
+        def epoch(_):
             G.train()
+            d_row = {"d_loss": math.nan, "d_real": math.nan, "d_fake": math.nan}
             if D is not None:  # --- D passes: real e_u against masked G(e_u)
                 d_sum, real_sum, fake_sum = 0.0, 0.0, 0.0
                 for _ in range(cfg.d_steps):
@@ -517,9 +482,7 @@ class CFGAN(Recommender):
                         real_sum += float(torch.sigmoid(real_logits.detach()).sum())
                         fake_sum += float(torch.sigmoid(fake_logits.detach()).sum())
                 seen = cfg.d_steps * n
-                row |= {"d_loss": d_sum / seen, "d_real": real_sum / seen, "d_fake": fake_sum / seen}
-            else:
-                row |= {"d_loss": math.nan, "d_real": math.nan, "d_fake": math.nan}
+                d_row = {"d_loss": d_sum / seen, "d_real": real_sum / seen, "d_fake": fake_sum / seen}
             g_sum, zr_sum = 0.0, 0.0  # --- G passes
             for _ in range(cfg.g_steps):
                 for idx in batches():
@@ -537,30 +500,12 @@ class CFGAN(Recommender):
                     opt_g.step()
                     g_sum += float(loss.detach()) * len(idx)
                     zr_sum += float(_zr_term(r_hat.detach(), zr)) * len(idx)
-            row |= {"g_loss": g_sum / (cfg.g_steps * n), "zr_loss": zr_sum / (cfg.g_steps * n),
-                    "seconds": time.perf_counter() - start}
-            if valid_frame is not None and (epoch % cfg.eval_every == 0 or epoch == cfg.num_epochs):
-                report = evaluate_topn(self, train_frame, valid_frame, k=cfg.k)
-                row[f"valid_ndcg_at_{cfg.k}"] = report["ndcg_at_k"]
-                row[f"valid_recall_at_{cfg.k}"] = report["recall_at_k"]
-                if report["ndcg_at_k"] > best:
-                    best, stale, self.best_epoch_ = report["ndcg_at_k"], 0, epoch
-                    best_state = copy.deepcopy(G.state_dict())
-                else:
-                    stale += 1
-            rows.append(row)
-            bar.set_postfix({k: f"{v:.4f}" for k, v in row.items() if k not in ("epoch", "seconds")})
-            if stale >= cfg.patience:
-                break
-        bar.close()
-        if best_state is not None:
-            G.load_state_dict(best_state)
+            return {"g_loss": g_sum / (cfg.g_steps * n), "zr_loss": zr_sum / (cfg.g_steps * n), **d_row}
+
+        self._run_epochs(epoch, G, lambda: None)  # the generator is scored as it is: nothing to export
         self.generator_ = G.cpu().eval()
         self.discriminator_ = D.cpu().eval() if D is not None else None
         self.mean_scores_ = self._generate(self.purchases_).mean(0)  # (I,) the average training user
-        order = ["epoch", "g_loss", "zr_loss", "d_loss", "d_real", "d_fake", "seconds"]
-        history = pd.DataFrame(rows)
-        self.history_ = history[order + [c for c in history.columns if c not in order]]
 
     # -- Recommender ---------------------------------------------------------------
     def _generate(self, conditions: torch.Tensor) -> np.ndarray:

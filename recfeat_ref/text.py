@@ -56,16 +56,13 @@ personalized ranking from implicit feedback. UAI 2009.
 from __future__ import annotations
 
 import contextlib
-import copy
 import hashlib
 import importlib.util
 import inspect
 import io
 import json
-import math
 import os
 import re
-import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,7 +71,6 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from . import DEFAULT_ITEM_COL, DEFAULT_USER_COL, metrics
 from ._validation import (
@@ -90,9 +86,12 @@ from ._validation import (
 )
 from .datasets import GENRES, _atomic_write, genre_matrix, get_data_home
 from .mf import NegativeSampler, bpr_objective
-from .recommender import Recommender, evaluate_topn
+from .recommender import Recommender
 from .splits import ratio_split_by_user
-from .training import get_device, seed_everything
+from .training import ImplicitRecommender, get_device, seed_everything
+from .training import (
+    cpu_threads as _cpu_threads,  # encode_items has an argument of that name
+)
 
 __all__ = [
     "DEFAULT_ENCODER",
@@ -472,15 +471,9 @@ def encode_items(
             warnings.warn(f"embedding cache {path} is corrupted ({exc}); recomputing it", RuntimeWarning, stacklevel=2)
     if encoder is None:
         encoder = load_encoder(name)
-    threads = torch.get_num_threads()
-    if cpu_threads is not None:
-        torch.set_num_threads(cpu_threads)
-    try:
-        with torch.inference_mode():
-            raw = encoder.encode(texts, batch_size=batch_size, show_progress_bar=progress,
-                                 convert_to_numpy=True, normalize_embeddings=True)
-    finally:
-        torch.set_num_threads(threads)
+    with _cpu_threads(cpu_threads), torch.inference_mode():
+        raw = encoder.encode(texts, batch_size=batch_size, show_progress_bar=progress,
+                             convert_to_numpy=True, normalize_embeddings=True)
     emb = np.asarray(raw, dtype=np.float64)
     if emb.ndim != 2 or emb.shape[0] != len(texts) or not np.isfinite(emb).all():
         raise DataValidationError(f"the encoder returned {emb.shape} (or non-finite values) for {len(texts)} texts")
@@ -513,7 +506,12 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
 
 
 class _Catalogue:
-    """Id bookkeeping shared by the two text models: rows of ``items`` for raw item ids."""
+    """What the two text models share: rows of ``items`` for raw item ids, and scores of any catalogue item.
+
+    A subclass provides ``_user_rows(users)``, the user vectors of training indices
+    (-1 for unseen users), and ``_catalogue_vectors()``, the item vectors and biases
+    (or None) of every catalogue row; the score is their inner product plus the bias.
+    """
 
     def _init_catalogue(self, items: pd.DataFrame, embeddings) -> None:
         check_dataframe(items, "items")
@@ -538,6 +536,28 @@ class _Catalogue:
                 f"given to {type(self).__name__}; add their rows (and embeddings) or drop them"
             )
         return rows
+
+    def predict(self, df: pd.DataFrame) -> np.ndarray:
+        """Scores of the frame's (user, item) rows, for any catalogue item; unseen users as the class says."""
+        self._check_fitted()
+        check_dataframe(df, "predict")
+        check_columns(df, [self.user_col, self.item_col], "predict")
+        rows = self._catalogue_rows(df[self.item_col].to_numpy(), "predict")
+        vectors, bias = self._catalogue_vectors()
+        p = self._user_rows(self.user_index(df[self.user_col].to_numpy()))  # (n, d)
+        scores = np.einsum("bd,bd->b", p, vectors[rows])  # (n,)
+        return scores if bias is None else scores + bias[rows]
+
+    def score_items(self, user_ids=None, item_ids=None) -> np.ndarray:
+        """Scores for ``user_ids`` of the training items (``item_ids=None``) or of any catalogue items."""
+        if item_ids is None:
+            return super().score_items(user_ids)
+        self._check_fitted()
+        rows = self._catalogue_rows(item_ids, "score_items")
+        users = np.arange(self.n_users_) if user_ids is None else self.user_index(user_ids)
+        vectors, bias = self._catalogue_vectors()
+        scores = self._user_rows(users) @ vectors[rows].T  # (B, len(item_ids))
+        return scores if bias is None else scores + bias[rows][None, :]
 
 
 class TextContentRecommender(_Catalogue, Recommender):
@@ -634,7 +654,7 @@ class TextContentRecommender(_Catalogue, Recommender):
         np.add.at(p, users, w[:, None] * self._train_features[items])
         self.profiles_ = _unit_rows(p)
 
-    def _profile_rows(self, users: np.ndarray) -> np.ndarray:
+    def _user_rows(self, users: np.ndarray) -> np.ndarray:
         """Unit profiles for training user indices; -1 (unseen) gets a zero row."""
         return self.profiles_[np.maximum(users, 0)] * (users >= 0)[:, None]  # (B, d)
 
@@ -647,23 +667,8 @@ class TextContentRecommender(_Catalogue, Recommender):
     def _fallback(self, users, items):
         return np.zeros(len(users))  # unseen user: zero profile
 
-    def predict(self, df: pd.DataFrame) -> np.ndarray:
-        """Cosine scores of the frame's (user, item) rows; any catalogue item; unseen users 0."""
-        self._check_fitted()
-        check_dataframe(df, "predict")
-        check_columns(df, [self.user_col, self.item_col], "predict")
-        rows = self._catalogue_rows(df[self.item_col].to_numpy(), "predict")
-        p = self._profile_rows(self.user_index(df[self.user_col].to_numpy()))  # (n, d)
-        return np.einsum("bd,bd->b", p, self.features_[rows])
-
-    def score_items(self, user_ids=None, item_ids=None) -> np.ndarray:
-        """Scores for ``user_ids`` of the training items (``item_ids=None``) or of any catalogue items."""
-        if item_ids is None:
-            return super().score_items(user_ids)
-        self._check_fitted()
-        rows = self._catalogue_rows(item_ids, "score_items")
-        users = np.arange(self.n_users_) if user_ids is None else self.user_index(user_ids)
-        return self._profile_rows(users) @ self.features_[rows].T  # (B, len(item_ids))
+    def _catalogue_vectors(self):
+        return self.features_, None  # cosine: no bias
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(items=<{len(self.items)} items>, embeddings=<{self.embeddings_.shape}>, "
@@ -961,7 +966,7 @@ class TextFusedNet(nn.Module):
         return (self.user_factors(users) * v).sum(-1) + c  # (B,)
 
 
-class TextFusedRanker(_Catalogue, Recommender):
+class TextFusedRanker(_Catalogue, ImplicitRecommender):
     r"""BPR ranker whose items are id embeddings plus a projection of their text embedding.
 
     .. math::
@@ -1009,7 +1014,8 @@ class TextFusedRanker(_Catalogue, Recommender):
     contract (training items). Early stopping: ``fit(train, valid)`` ranks the training
     items for the users of ``valid`` (:func:`~recfeat_ref.recommender.evaluate_topn`);
     with ``valid_items`` it ranks only those items (:func:`evaluate_item_subset`),
-    e.g. the validation cold items.
+    e.g. the validation cold items. The epoch loop is
+    :class:`~recfeat_ref.training.ImplicitRecommender`'s.
 
     Shapes
     ------
@@ -1026,8 +1032,6 @@ class TextFusedRanker(_Catalogue, Recommender):
     ((2, 3), (1, 1))
     """
 
-    target_col = None
-
     def __init__(self, items: pd.DataFrame, embeddings, config: TextFusedConfig | None = None, *,
                  user_col: str | None = None, item_col: str | None = None, **params):
         kwargs = {k: v for k, v in (("user_col", user_col), ("item_col", item_col)) if v is not None}
@@ -1036,36 +1040,30 @@ class TextFusedRanker(_Catalogue, Recommender):
         self._init_catalogue(items, embeddings)
 
     def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None, valid_items=None) -> TextFusedRanker:
-        """Fit on the positives of ``train``; early-stop on NDCG@k of ``valid`` if given."""
-        if valid is not None:
-            check_dataframe(valid, "valid")
-            check_columns(valid, [self.user_col, self.item_col], "valid")
-        elif valid_items is not None:
-            raise ValueError("valid_items needs valid: pass the validation interactions too")
-        self._frames = (train, valid, None if valid_items is None else np.asarray(valid_items))
-        try:
-            return super().fit(train)
-        finally:
-            del self._frames
+        """Fit on the positives of ``train``; early-stop on NDCG@k of ``valid`` if given.
 
-    def _fit(self, users, items, values):
-        cfg = self.config
-        device = get_device(cfg.device)
-        threads = torch.get_num_threads()
-        if cfg.cpu_threads is not None and device.type == "cpu":
-            torch.set_num_threads(cfg.cpu_threads)
+        With ``valid_items``, the validation ranking has only those candidates
+        (:func:`evaluate_item_subset`), e.g. the validation cold items.
+        """
+        if valid is None and valid_items is not None:
+            raise ValueError("valid_items needs valid: pass the validation interactions too")
+        self._valid_items = None if valid_items is None else np.asarray(valid_items)
         try:
-            self._train_loop(users, items, device)
+            return super().fit(train, valid)
         finally:
-            torch.set_num_threads(threads)
+            del self._valid_items
+
+    def _validation_report(self, train: pd.DataFrame, valid: pd.DataFrame) -> dict[str, float]:
+        if self._valid_items is None:
+            return super()._validation_report(train, valid)
+        return evaluate_item_subset(self, valid, self._valid_items, k=self.config.k)
 
     def _text_table(self) -> np.ndarray:
         """Centred catalogue embeddings, float32, (n_catalogue, D)."""
         return (self.embeddings_ - self.embeddings_.mean(axis=0)).astype(np.float32)
 
-    def _train_loop(self, users, items, device):
+    def _train(self, users, items, device):
         cfg = self.config
-        train_frame, valid_frame, valid_items = self._frames
         text = self._text_table()  # (n_catalogue, D)
         self._train_rows = self._catalogue_rows(self.item_ids_, "train")  # (I,) catalogue row of each training item
         dim = text.shape[1] if cfg.use_text else 0
@@ -1086,12 +1084,8 @@ class TextFusedRanker(_Catalogue, Recommender):
         u_dev, i_dev = u_all.to(device), i_all.to(device)
         dropout = cfg.id_dropout if cfg.use_text else 0.0
 
-        rows, best, best_state, stale = [], -math.inf, None, 0
-        self.best_epoch_ = cfg.num_epochs
-        bar = tqdm(range(1, cfg.num_epochs + 1), desc="epochs", disable=not cfg.progress, leave=True)
-        for epoch in bar:
+        def epoch(_):
             net.train()
-            start = time.perf_counter()
             neg = (sampler.sample(u_all - 1, gen) + 1).to(device)  # (N,)
             perm = torch.randperm(n, generator=gen).to(device)
             keep_all = (torch.rand(2 * n, generator=gen) >= dropout).float().to(device) if dropout > 0 else None
@@ -1113,29 +1107,10 @@ class TextFusedRanker(_Catalogue, Recommender):
                 loss.backward()
                 optimizer.step()
                 total += loss.detach() * len(idx)
-            row = {"epoch": epoch, "train_loss": float(total) / n, "seconds": time.perf_counter() - start}
-            if valid_frame is not None and (epoch % cfg.eval_every == 0 or epoch == cfg.num_epochs):
-                self._export(net, text)
-                if valid_items is None:
-                    report = evaluate_topn(self, train_frame, valid_frame, k=cfg.k)
-                else:
-                    report = evaluate_item_subset(self, valid_frame, valid_items, k=cfg.k)
-                row[f"valid_ndcg_at_{cfg.k}"] = report["ndcg_at_k"]
-                row[f"valid_recall_at_{cfg.k}"] = report["recall_at_k"]
-                if report["ndcg_at_k"] > best:
-                    best, stale, self.best_epoch_ = report["ndcg_at_k"], 0, epoch
-                    best_state = copy.deepcopy(net.state_dict())
-                else:
-                    stale += 1
-            rows.append(row)
-            bar.set_postfix({k: f"{v:.4f}" for k, v in row.items() if k not in ("epoch", "seconds")})
-            if stale >= cfg.patience:
-                break
-        bar.close()
-        if best_state is not None:
-            net.load_state_dict(best_state)
+            return {"train_loss": float(total) / n}
+
+        self._run_epochs(epoch, net, lambda: self._export(net, text))
         self.model_ = net.cpu().eval()
-        self.history_ = pd.DataFrame(rows)
         self._export(self.model_, text)
 
     def _export(self, net: TextFusedNet, text: np.ndarray) -> None:
@@ -1165,23 +1140,8 @@ class TextFusedRanker(_Catalogue, Recommender):
     def _fallback(self, users, items):  # only unseen users reach it via score_items
         return np.einsum("bk,bk->b", self._user_rows(users), self._train_v[np.maximum(items, 0)]) + self._train_c[np.maximum(items, 0)]
 
-    def predict(self, df: pd.DataFrame) -> np.ndarray:
-        """Scores of the frame's (user, item) rows; any catalogue item; unseen users as the average user."""
-        self._check_fitted()
-        check_dataframe(df, "predict")
-        check_columns(df, [self.user_col, self.item_col], "predict")
-        rows = self._catalogue_rows(df[self.item_col].to_numpy(), "predict")
-        p = self._user_rows(self.user_index(df[self.user_col].to_numpy()))  # (n, K)
-        return np.einsum("bk,bk->b", p, self.item_vectors_[rows]) + self.item_bias_[rows]
-
-    def score_items(self, user_ids=None, item_ids=None) -> np.ndarray:
-        """Scores of the training items (``item_ids=None``) or of any catalogue items."""
-        if item_ids is None:
-            return super().score_items(user_ids)
-        self._check_fitted()
-        rows = self._catalogue_rows(item_ids, "score_items")
-        users = np.arange(self.n_users_) if user_ids is None else self.user_index(user_ids)
-        return self._user_rows(users) @ self.item_vectors_[rows].T + self.item_bias_[rows][None, :]
+    def _catalogue_vectors(self):
+        return self.item_vectors_, self.item_bias_  # (v_i, c_i) of every catalogue item
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(items=<{len(self.items)} items>, config={self.config!r})"

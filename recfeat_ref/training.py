@@ -387,7 +387,9 @@ class ImplicitRecommender(Recommender):
       ``device``, ``progress`` and ``cpu_threads`` (see :class:`~recfeat_ref.mf.BPRConfig`);
     * ``_train(users, items, device)``, which builds the model from the training indices
       and calls :meth:`_run_epochs` with a function that trains one epoch;
-    * ``_score`` / ``_score_all`` / ``_fallback`` of :class:`~recfeat_ref.recommender.Recommender`.
+    * ``_score`` / ``_score_all`` / ``_fallback`` of :class:`~recfeat_ref.recommender.Recommender`;
+    * optionally ``_validation_report(train, valid)``, to rank other candidates than the
+      training items (e.g. :class:`~recfeat_ref.text.TextFusedRanker`'s cold items).
 
     What it gets: ``fit(train, valid=None)`` (ratings, if present, are ignored), torch
     threads set for the fit (:class:`cpu_threads`), a tqdm bar, each epoch timed, the
@@ -418,6 +420,13 @@ class ImplicitRecommender(Recommender):
     def _train(self, users: np.ndarray, items: np.ndarray, device: torch.device) -> None:
         raise NotImplementedError
 
+    def _validation_report(self, train: pd.DataFrame, valid: pd.DataFrame) -> dict[str, float]:
+        """Metrics of the current state on ``valid``, with keys ``ndcg_at_k`` and ``recall_at_k``.
+
+        Default: :func:`~recfeat_ref.recommender.evaluate_topn` at ``config.k``.
+        """
+        return evaluate_topn(self, train, valid, k=self.config.k)
+
     def _run_epochs(self, step: Callable[[int], dict], state: nn.Module, export: Callable[[], None]) -> None:
         """The epoch loop.
 
@@ -442,7 +451,7 @@ class ImplicitRecommender(Recommender):
             row["seconds"] = time.perf_counter() - start
             if valid_frame is not None and (epoch % cfg.eval_every == 0 or epoch == cfg.num_epochs):
                 export()
-                report = evaluate_topn(self, train_frame, valid_frame, k=cfg.k)
+                report = self._validation_report(train_frame, valid_frame)
                 row[f"valid_ndcg_at_{cfg.k}"] = report["ndcg_at_k"]
                 row[f"valid_recall_at_{cfg.k}"] = report["recall_at_k"]
                 if report["ndcg_at_k"] > best:

@@ -202,3 +202,12 @@ def test_config_validation_names_the_field():
             CFGANConfig(**bad)
     with pytest.raises(TypeError, match="unknown CFGANConfig"):
         CFGAN(lr=1e-3)
+
+
+def test_fit_checks_valid_and_restores_torch_threads():
+    train = _blocks()
+    with pytest.raises(ValueError, match="valid"):
+        CFGAN(num_epochs=1, **FAST).fit(train, valid=train.rename(columns={"item_id": "film"}))
+    before = torch.get_num_threads()
+    model = CFGAN(num_epochs=1, batch_size=8, cpu_threads=1, **FAST).fit(train)
+    assert torch.get_num_threads() == before and model.best_epoch_ == 1

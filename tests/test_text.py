@@ -342,3 +342,20 @@ def test_fused_config_validation():
         TextFusedRanker(items, emb, n_factor=3)
     with pytest.raises(ValueError, match="valid_items needs valid"):
         TextFusedRanker(items, emb, **FAST).fit(_fused_data()[2], valid_items=[1])
+
+
+def test_fused_ranker_early_stops_on_the_valid_items_only():
+    items, emb, rows = _fused_data()
+    cold = np.arange(30, 40)
+    train, valid = rows[~rows["item_id"].isin(cold)], rows[rows["item_id"].isin(cold)]
+    before = torch.get_num_threads()
+    model = TextFusedRanker(items, emb, **{**FAST, "num_epochs": 6, "eval_every": 2, "patience": 5}).fit(
+        train, valid=valid, valid_items=cold)
+    assert torch.get_num_threads() == before
+    evaluated = model.history_.dropna(subset=["valid_ndcg_at_10"])
+    assert list(evaluated["epoch"]) == [2, 4, 6]
+    assert model.best_epoch_ == int(evaluated.loc[evaluated["valid_ndcg_at_10"].idxmax(), "epoch"])
+    # the validation ranking was over the cold items: the restored model reproduces the best score
+    report = evaluate_item_subset(model, valid, cold, k=10)
+    assert report["ndcg_at_k"] == pytest.approx(evaluated["valid_ndcg_at_10"].max())
+    assert not hasattr(model, "_valid_items")

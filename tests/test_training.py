@@ -1,11 +1,15 @@
 """The trainer: determinism, early stopping, metrics, checkpoints, devices."""
 
+from types import SimpleNamespace
+
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
 
 from recfeat_ref.training import (
+    ImplicitRecommender,
     TrainConfig,
     Trainer,
     get_device,
@@ -150,3 +154,48 @@ def test_cpu_threads_apply_during_fit_and_are_restored():
     assert torch.get_num_threads() == before
     with pytest.raises(ValueError, match="cpu_threads"):
         TrainConfig(cpu_threads=0)
+
+
+class _ScriptedRecommender(ImplicitRecommender):
+    """Its 'model' is one weight set to the epoch number; validation NDCG follows a script."""
+
+    def __init__(self, ndcg, **config):
+        super().__init__()
+        self.ndcg, self.exports, self.threads = ndcg, [], []
+        self.config = SimpleNamespace(**{"num_epochs": len(ndcg), "eval_every": 1, "patience": 2, "k": 5,
+                                         "device": "cpu", "progress": False, "cpu_threads": 1, **config})
+
+    def _train(self, users, items, device):
+        self.w = nn.Linear(1, 1, bias=False)
+
+        def step(epoch):
+            self.threads.append(torch.get_num_threads())
+            with torch.no_grad():
+                self.w.weight.fill_(epoch)
+            return {"train_loss": 1.0 / epoch}
+
+        self._run_epochs(step, self.w, lambda: self.exports.append(int(self.w.weight.item())))
+
+    def _validation_report(self, train, valid):
+        return {"ndcg_at_k": self.ndcg[int(self.w.weight.item()) - 1], "recall_at_k": 0.0}
+
+    def _score_all(self, users):
+        return np.zeros((len(users), self.n_items_))
+
+
+def test_implicit_recommender_early_stops_restores_and_uses_the_validation_hook():
+    frame = pd.DataFrame({"user_id": [1, 2], "item_id": [1, 2]})
+    before = torch.get_num_threads()
+    model = _ScriptedRecommender([0.1, 0.3, 0.2, 0.25, 0.9]).fit(frame, valid=frame)
+    h = model.history_
+    assert list(h.columns) == ["epoch", "train_loss", "seconds", "valid_ndcg_at_5", "valid_recall_at_5"]
+    assert list(h["epoch"]) == [1, 2, 3, 4], "two evaluations without improvement stop training"
+    assert list(h["valid_ndcg_at_5"]) == [0.1, 0.3, 0.2, 0.25]
+    assert model.best_epoch_ == 2 and model.w.weight.item() == 2, "the best epoch's state is restored"
+    assert model.exports == [1, 2, 3, 4, 2], "exported before each evaluation and after the restore"
+    assert set(model.threads) == {1} and torch.get_num_threads() == before
+    sparse = _ScriptedRecommender([0.1, 0.3, 0.2, 0.25, 0.9], eval_every=2).fit(frame, valid=frame)
+    assert sparse.history_["valid_ndcg_at_5"].isna().tolist() == [True, False, True, False, False]
+    assert sparse.best_epoch_ == 5, "the last epoch is always evaluated"
+    unvalidated = _ScriptedRecommender([0.1, 0.3, 0.2]).fit(frame)
+    assert unvalidated.best_epoch_ == 3 and list(unvalidated.history_.columns) == ["epoch", "train_loss", "seconds"]
