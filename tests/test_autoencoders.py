@@ -222,3 +222,262 @@ def test_movielens_smoke():
     assert model.encode_items().shape == (model.n_items_, 500)
     # 40 of the 100 default steps already beat the bias baseline (0.94)
     assert evaluate_ratings(model, test)["rmse"] < 0.93
+
+
+# === Mult-DAE and Mult-VAE (Liang et al., 2018) =================================================
+
+from recfeat_ref.autoencoders import (  # noqa: E402
+    MultDAE,
+    MultDAEConfig,
+    MultDAENet,
+    MultVAE,
+    MultVAEConfig,
+    MultVAENet,
+    gaussian_kl,
+    kl_beta,
+    multinomial_nll,
+)
+from recfeat_ref.baselines import Popularity  # noqa: E402
+from recfeat_ref.recommender import evaluate_topn  # noqa: E402
+
+
+def _clustered_positives(n_groups=3, users_per_group=12, items_per_group=8, seed=0):
+    """Users in groups, each liking the items of its group; per user one item held out (valid) and the rest train.
+
+    Group sizes differ in popularity only through chance, so a model that ranks the held-out
+    item first must have learned the group structure.
+    """
+    rng = np.random.default_rng(seed)
+    train, valid = [], []
+    for g in range(n_groups):
+        items = 1000 + g * items_per_group + np.arange(items_per_group)
+        for j in range(users_per_group):
+            u = 10 + g * users_per_group + j
+            liked = rng.permutation(items)[: items_per_group - 2]  # 6 of the 8
+            valid.append((u, liked[0]))
+            train += [(u, i) for i in liked[1:]]
+    cols = ["user_id", "item_id"]
+    return pd.DataFrame(train, columns=cols), pd.DataFrame(valid, columns=cols)
+
+
+@pytest.fixture(scope="module")
+def clustered_fits():
+    train, valid = _clustered_positives()
+    dae = MultDAE(hidden_dims=(16,), num_epochs=60, batch_size=8, lr=3e-2, eval_every=5, patience=20, **FAST)
+    vae = MultVAE(hidden_dims=(32,), latent_dim=4, num_epochs=60, batch_size=8, lr=3e-2, anneal_steps=100,
+                  eval_every=5, patience=20, **FAST)
+    return train, valid, dae.fit(train, valid=valid), vae.fit(train, valid=valid)
+
+
+# --- loss formulas against torch.distributions ---------------------------------------------------
+
+
+def test_multinomial_nll_matches_torch_distributions():
+    torch.manual_seed(0)
+    logits = torch.randn(4, 7, dtype=torch.float64)
+    x = torch.randint(0, 3, (4, 7)).double()
+    x[:, 0] += 1  # every row counts at least one item
+    expected = []
+    for row_logits, row in zip(logits, x):
+        dist = torch.distributions.Multinomial(int(row.sum()), logits=row_logits)
+        log_coef = torch.lgamma(row.sum() + 1) - torch.lgamma(row + 1).sum()  # log multinomial coefficient
+        expected.append(-(dist.log_prob(row) - log_coef))
+    torch.testing.assert_close(multinomial_nll(logits, x), torch.stack(expected).mean())
+    # a hand value: uniform logits over 4 items, 2 items clicked -> 2 log 4
+    assert multinomial_nll(torch.zeros(1, 4), torch.tensor([[1.0, 0, 1, 0]])).item() == pytest.approx(2 * np.log(4))
+    # shift invariance of the softmax and stability for huge logits
+    torch.testing.assert_close(multinomial_nll(logits + 1e4, x), multinomial_nll(logits, x))
+    with pytest.raises(ValueError, match="same shape"):
+        multinomial_nll(logits, x[:, :3])
+
+
+def test_gaussian_kl_matches_torch_distributions():
+    torch.manual_seed(1)
+    mu, logvar = torch.randn(5, 3, dtype=torch.float64), torch.randn(5, 3, dtype=torch.float64)
+    q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))
+    p = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu))
+    expected = torch.distributions.kl_divergence(q, p).sum(-1).mean()
+    torch.testing.assert_close(gaussian_kl(mu, logvar), expected)
+    assert gaussian_kl(torch.zeros(2, 3), torch.zeros(2, 3)).item() == 0.0
+    with pytest.raises(ValueError, match="same shape"):
+        gaussian_kl(mu, logvar[:, :2])
+
+
+def test_kl_beta_ramps_linearly_to_its_cap():
+    betas = [kl_beta(t, anneal_steps=10, cap=0.3) for t in range(8)]
+    np.testing.assert_allclose(betas, [0.0, 0.1, 0.2, 0.3, 0.3, 0.3, 0.3, 0.3])
+    assert kl_beta(25, anneal_steps=10, cap=2.0) == 2.0
+
+
+# --- networks: the formulas -----------------------------------------------------------------------
+
+
+def test_dae_network_matches_the_formula():
+    seed_everything(0)
+    net = MultDAENet(n_items=6, hidden_dims=(3,), dropout=0.5).eval()
+    x = torch.tensor([[1.0, 0, 1, 0, 0, 1], [0, 1, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]])
+    V, c = net.encoder[0].weight, net.encoder[0].bias
+    W, b = net.decoder[0].weight, net.decoder[0].bias
+    xn = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)  # L2-normalised rows, the empty row stays 0
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), torch.tanh(xn @ V.T + c) @ W.T + b)
+        torch.testing.assert_close(net.encode(x), torch.tanh(xn @ V.T + c))
+    net.train()  # dropout only while training
+    assert not torch.equal(net(x), net(x))
+
+
+def test_vae_network_uses_the_mean_in_eval_and_samples_in_training():
+    seed_everything(0)
+    net = MultVAENet(n_items=6, hidden_dims=(5,), latent_dim=2, dropout=0.0)
+    x = torch.tensor([[1.0, 0, 1, 0, 0, 1], [0, 1, 0, 1, 0, 0]])
+    with torch.no_grad():
+        xn = x / x.norm(dim=1, keepdim=True)
+        out = net.encoder[1](torch.tanh(net.encoder[0](xn)))  # (B, 2D)
+        mu, logvar = out[:, :2], out[:, 2:]
+        net.eval()
+        logits, mu_e, logvar_e = net(x)
+        torch.testing.assert_close(mu_e, mu)
+        torch.testing.assert_close(logvar_e, logvar)
+        torch.testing.assert_close(logits, net.decoder[1](torch.tanh(net.decoder[0](mu))))  # z = mu
+        net.train()  # z = mu + sigma * eps, with dropout 0 the only randomness
+        torch.manual_seed(3)
+        eps = torch.randn(2, 2)
+        torch.manual_seed(3)
+        logits_t, _, _ = net(x)
+        z = mu + eps * torch.exp(0.5 * logvar)
+        torch.testing.assert_close(logits_t, net.decoder[1](torch.tanh(net.decoder[0](z))))
+
+
+def test_vae_objective_is_nll_plus_beta_kl():
+    train, _ = _clustered_positives()
+    model = MultVAE(hidden_dims=(8,), latent_dim=2, num_epochs=1, anneal_steps=10, beta_cap=0.3, **FAST).fit(train)
+    net = model.model_.train()
+    x = model._rows(np.arange(5))
+    torch.manual_seed(0)
+    loss, parts = model._objective(net, x, step=2)
+    torch.manual_seed(0)
+    logits, mu, logvar = net(x)
+    expected = multinomial_nll(logits, x) + 0.2 * gaussian_kl(mu, logvar)
+    torch.testing.assert_close(loss, expected)
+    torch.testing.assert_close(parts["train_kl"], gaussian_kl(mu, logvar).detach())
+
+
+# --- fitted models: shapes, overfit, determinism, unseen users -----------------------------------
+
+
+def test_shapes_and_attributes(clustered_fits):
+    train, _, dae, vae = clustered_fits
+    n_users, n_items = train.user_id.nunique(), train.item_id.nunique()
+    for model, d in ((dae, 16), (vae, 4)):
+        assert model.score_items().shape == (n_users, n_items)
+        assert model.encode_users().shape == (n_users, d) and model.encode_users().dtype == np.float64
+        assert model.encode_users([10, 11, 99999]).shape == (3, d)
+        assert model.item_bias_.shape == (n_items,) and model.popularity_.shape == (n_items,)
+        assert model.train_matrix_.shape == (n_users, n_items) and model.train_matrix_.nnz == len(train)
+        assert {"epoch", "train_loss", "train_nll", "seconds", "valid_ndcg_at_10"} <= set(model.history_.columns)
+        # scores are log-probabilities: each row's exp sums to 1
+        np.testing.assert_allclose(np.exp(model.score_items()).sum(1), 1.0, rtol=1e-9)
+    assert dae.item_embeddings_.shape == (n_items, 16) and vae.item_embeddings_.shape == (n_items, 32)
+    assert {"train_kl", "beta"} <= set(vae.history_.columns)
+    assert "MultVAEConfig(hidden_dims=(32,)" in repr(vae)
+
+
+def test_dae_scores_are_the_dot_product_of_code_and_item_embeddings(clustered_fits):
+    _, _, dae, _ = clustered_fits
+    logits = dae.encode_users() @ dae.item_embeddings_.T + dae.item_bias_  # (U, I)
+    log_probs = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+    np.testing.assert_allclose(dae.score_items(), log_probs, atol=1e-5)
+
+
+def test_learns_the_groups_and_beats_popularity(clustered_fits):
+    train, valid, dae, vae = clustered_fits
+    pop = evaluate_topn(Popularity().fit(train), train, valid, k=3)["hit_rate_at_k"]
+    for model in (dae, vae):
+        # the held-out item is one of the 3 group items the user has not seen in training,
+        # so a model that learned the groups puts it in the top 3 (NDCG@10 then ~0.71)
+        hit3 = evaluate_topn(model, train, valid, k=3)["hit_rate_at_k"]
+        assert hit3 > 0.9 and hit3 > pop + 0.5
+        # the best weights were restored: the final model scores what the best epoch scored
+        ndcg = evaluate_topn(model, train, valid)["ndcg_at_k"]
+        assert ndcg == pytest.approx(model.history_["valid_ndcg_at_10"].max())
+        # the user codes separate the groups: nearest neighbour in the same group
+        codes = model.encode_users()
+        dist = ((codes[:, None] - codes[None]) ** 2).sum(-1) + np.diag(np.full(len(codes), np.inf))
+        group = np.arange(len(codes)) // 12
+        assert (group[dist.argmin(1)] == group).mean() > 0.9
+
+
+def test_vae_beta_follows_the_annealing_schedule(clustered_fits):
+    train, _, _, vae = clustered_fits
+    steps_per_epoch = int(np.ceil(train.user_id.nunique() / vae.config.batch_size))
+    expected = [kl_beta(e * steps_per_epoch, vae.config.anneal_steps, vae.config.beta_cap) for e in vae.history_.epoch]
+    np.testing.assert_allclose(vae.history_["beta"], expected)
+    assert vae.history_["beta"].iloc[-1] == pytest.approx(vae.config.beta_cap)
+
+
+def test_tiny_overfit_without_dropout():
+    train, _ = _clustered_positives(n_groups=2, users_per_group=4)
+    model = MultDAE(hidden_dims=(32,), dropout=0.0, num_epochs=300, batch_size=8, lr=1e-2, **FAST).fit(train)
+    # the best the multinomial can do on a row of n items is log(1/n) on each: nll = n log n
+    n = train.groupby("user_id").size().to_numpy()
+    assert model.history_["train_nll"].iloc[-1] == pytest.approx((n * np.log(n)).mean(), rel=0.02)
+
+
+@pytest.mark.parametrize("cls", [MultDAE, MultVAE])
+def test_deterministic_under_a_seed(cls):
+    train, valid = _clustered_positives()
+    kw = dict(hidden_dims=(8,), num_epochs=6, batch_size=8, eval_every=2, **FAST)
+    a = cls(**kw).fit(train, valid=valid)
+    b = cls(**kw).fit(train, valid=valid)
+    np.testing.assert_array_equal(a.score_items(), b.score_items())
+    pd.testing.assert_frame_equal(a.history_.drop(columns="seconds"), b.history_.drop(columns="seconds"))
+    assert not np.array_equal(a.score_items(), cls(seed=1, **kw).fit(train).score_items())
+
+
+def test_unseen_users_and_items(clustered_fits):
+    train, _, dae, vae = clustered_fits
+    for model in (dae, vae):
+        # the average training user's distribution, in log space
+        expected = np.log(np.exp(model.score_items()).mean(0))
+        np.testing.assert_allclose(model.popularity_, expected, rtol=1e-9)
+        np.testing.assert_allclose(model.score_items([99999, 10])[0], expected, rtol=1e-9)
+        rows = pd.DataFrame({"user_id": [99999, 10, 99999, 10], "item_id": [1000, 5, 5, 1000]})
+        pred = model.predict(rows)
+        assert pred[0] == pytest.approx(expected[0])
+        assert pred[1] == pytest.approx(model.score_items([10])[0].mean())  # known user, unseen item
+        assert pred[2] == pytest.approx(expected.mean())
+        assert pred[3] == pytest.approx(model.score_items([10])[0, 0])
+        # an unseen user is encoded from the empty row
+        empty = model.encode_users([99999, 99998])
+        np.testing.assert_array_equal(empty[0], empty[1])
+        with torch.no_grad():
+            np.testing.assert_allclose(empty[0], model._code(torch.zeros(1, model.n_items_))[0].double().numpy(),
+                                       atol=1e-6)
+
+
+def test_repeated_rows_and_ratings_are_ignored():
+    train = pd.DataFrame({"user_id": [1, 1, 1, 2], "item_id": [7, 7, 8, 8], "rating": [5, 1, 3, 2]})
+    model = MultDAE(hidden_dims=(2,), num_epochs=1, **FAST).fit(train)
+    np.testing.assert_array_equal(model.train_matrix_.toarray(), [[1.0, 1.0], [0.0, 1.0]])
+
+
+def test_mult_config_validation_names_the_field():
+    for cls in (MultDAEConfig, MultVAEConfig):
+        for field, value in [("hidden_dims", [200]), ("hidden_dims", (0,)), ("dropout", 1.0), ("dropout", -0.1),
+                             ("lr", 0.0), ("reg", -1.0), ("batch_size", 0), ("num_epochs", 1.5),
+                             ("eval_every", 0), ("patience", 0), ("k", 0), ("seed", -1), ("progress", "no"),
+                             ("cpu_threads", 0)]:
+            with pytest.raises(ValueError, match=field):
+                cls(**{field: value})
+    with pytest.raises(ValueError, match="hidden_dims"):
+        MultDAEConfig(hidden_dims=())
+    MultVAEConfig(hidden_dims=())  # fine: a linear encoder and decoder
+    for field, value in [("latent_dim", 0), ("anneal_steps", 0), ("beta_cap", -0.1)]:
+        with pytest.raises(ValueError, match=field):
+            MultVAEConfig(**{field: value})
+    with pytest.raises(TypeError, match="latent_dim"):
+        MultDAE(latent_dim=8)
+    with pytest.raises(TypeError, match="MultVAEConfig"):
+        MultVAE(MultDAEConfig())
+    with pytest.raises(ValueError, match="valid"):
+        MultDAE(**FAST).fit(_clustered_positives()[0], valid=pd.DataFrame({"user_id": [1]}))
