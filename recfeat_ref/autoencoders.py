@@ -1,12 +1,12 @@
 r"""Autoencoder recommenders: I-AutoRec for ratings; Mult-DAE and Mult-VAE for top-N.
 
-=========================  ================================  ==========================================
-model                      input                             loss
-=========================  ================================  ==========================================
-:class:`IAutoRec`          an item's rating column (U,)      squared error on observed ratings
-:class:`MultDAE`           a user's binary row (I,), dropout  multinomial log-likelihood (softmax over I)
-:class:`MultVAE`           a user's binary row (I,), dropout  multinomial likelihood + beta * KL (ELBO)
-=========================  ================================  ==========================================
+=================  =================================  ===========================================
+model              input                              loss
+=================  =================================  ===========================================
+:class:`IAutoRec`  an item's rating column (U,)       squared error on observed ratings
+:class:`MultDAE`   a user's binary row (I,), dropout  multinomial log-likelihood (softmax over I)
+:class:`MultVAE`   a user's binary row (I,), dropout  multinomial likelihood + beta * KL (ELBO)
+=================  =================================  ===========================================
 
 The bottlenecks are features: :meth:`IAutoRec.encode_items` (item codes),
 ``MultDAE.encode_users`` / ``MultVAE.encode_users`` (user codes; the posterior mean
@@ -690,14 +690,14 @@ class MultDAEConfig:
     (never on its test part), with early stopping on that part; best validation NDCG@10
     (BPR-MF's best there is 0.254, :class:`~recfeat_ref.mf.BPRConfig`):
 
-    =========================================  ==========================
-    setting (others at their defaults)         best NDCG@10 (epoch)
-    =========================================  ==========================
-    defaults (``hidden_dims=(200,)``)           0.269 (60); fit 9 s
-    ``reg=1e-3``                               0.270 (60)
-    ``hidden_dims=(64,)``                      0.264 (110)
-    ``hidden_dims=(600, 64)`` (two layers each way)   0.256 (25)
-    =========================================  ==========================
+    ===============================================  ====================
+    setting (others at their defaults)               best NDCG@10 (epoch)
+    ===============================================  ====================
+    defaults (``hidden_dims=(200,)``)                0.269 (60); fit 9 s
+    ``reg=1e-3``                                     0.270 (60)
+    ``hidden_dims=(64,)``                            0.264 (110)
+    ``hidden_dims=(600, 64)`` (two layers each way)  0.256 (25)
+    ===============================================  ====================
 
     Fit times are CPU seconds on one thread, evaluation included. The validation NDCG
     is noisy by about 0.003 between evaluations, so ``reg=1e-3`` is a tie.
@@ -1059,11 +1059,11 @@ class MultDAE(_MultAutoencoder):
 
     Notes
     -----
-    *Unseen users* score :attr:`popularity_`, a learned popularity (a user with no
+    *Unseen users* score ``popularity_``, a learned popularity (a user with no
     history cannot be encoded meaningfully: the empty row gives one fixed output that
     was never trained on). *Unseen items* have no output unit: a known user scores
     them with the mean of their log-probabilities, both unseen with the mean of
-    :attr:`popularity_`. :func:`~recfeat_ref.recommender.evaluate_topn` meets neither.
+    ``popularity_``. :func:`~recfeat_ref.recommender.evaluate_topn` meets neither.
 
     Shapes
     ------

@@ -156,7 +156,7 @@ def item_texts(items: pd.DataFrame, natural_titles: bool = True) -> list[str]:
     ----------
     items : pandas.DataFrame
         ``item_id``, ``title`` (str), ``year`` (int or missing) and ``genres`` (a list
-        of genre names), as :attr:`recfeat_ref.datasets.MovieLens100K.items`. Never modified.
+        of genre names), as ``MovieLens100K.items``. Never modified.
     natural_titles : bool, default=True
         Move a trailing English article back to the front (``"Usual Suspects, The"`` ->
         ``"The Usual Suspects"``): that is how the encoder's training text spells titles.
@@ -610,7 +610,7 @@ class TextContentRecommender(_Catalogue, Recommender):
 
     Shapes
     ------
-    ``predict(df)``: (len(df),); ``score_items(users)``: (len(users), n_items_);
+    ``predict(df)``: (len(df),); ``score_items(users)``: (len(users), ``n_items_``);
     ``score_items(users, item_ids)``: (len(users), len(item_ids)).
 
     Notes
