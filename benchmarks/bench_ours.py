@@ -4,7 +4,8 @@ Runs, with machine information in the output:
 * rating prediction on the 5 folds of ``kfold_split(ratings, 5, seed=0)``: BiasBaseline,
   ItemKNN, UserKNN, MFRecommender, IAutoRec -- RMSE, MAE and fit seconds per fold;
 * top-N on ``ratio_split_by_user(ratings, (0.8, 0.1, 0.1), seed=0)``: Popularity, ItemKNN,
-  BPRMF -- Recall/NDCG/Hit/MRR/Precision@10 on the test part (train and validation items
+  BPRMF, and the deep models of later chapters (MultDAE, MultVAE, LightGCN, CFGAN) with
+  their defaults -- Recall/NDCG/Hit/MRR/Precision@10 on the test part (train and validation items
   excluded from the lists), training seconds per epoch for BPR.
 
 The splits are recomputed from the seeds (identical to what ``export_splits.py`` writes).
@@ -25,9 +26,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_core import machine_info  # noqa: E402
 
-from recfeat_ref.autoencoders import IAutoRec  # noqa: E402
+from recfeat_ref.autoencoders import IAutoRec, MultDAE, MultVAE  # noqa: E402
 from recfeat_ref.baselines import BiasBaseline, Popularity  # noqa: E402
 from recfeat_ref.datasets import load_movielens_100k  # noqa: E402
+from recfeat_ref.gan import CFGAN  # noqa: E402
+from recfeat_ref.graph import LightGCN  # noqa: E402
 from recfeat_ref.knn import ItemKNN, UserKNN  # noqa: E402
 from recfeat_ref.mf import BPRMF, MFRecommender  # noqa: E402
 from recfeat_ref.recommender import cross_validate_ratings, evaluate_topn  # noqa: E402
@@ -57,11 +60,18 @@ def main() -> None:
 
     train, valid, test = ratio_split_by_user(ratings, (0.8, 0.1, 0.1), seed=0)
     seen = pd.concat([train, valid])
-    for name, model in {"Popularity": Popularity(), "ItemKNN": ItemKNN(mode="ranking"), "BPRMF": BPRMF(progress=False)}.items():
-        model.fit(train, valid=valid) if isinstance(model, BPRMF) else model.fit(train)
+    topn_models = {
+        "Popularity": Popularity(), "ItemKNN": ItemKNN(mode="ranking"), "BPRMF": BPRMF(progress=False),
+        # the deep models of the later chapters, with their defaults, on the same split
+        "MultDAE": MultDAE(progress=False), "MultVAE": MultVAE(progress=False),
+        "LightGCN": LightGCN(progress=False), "CFGAN": CFGAN(progress=False),
+    }
+    for name, model in topn_models.items():
+        early_stopped = name not in ("Popularity", "ItemKNN")  # the others take valid= and stop early
+        model.fit(train, valid=valid) if early_stopped else model.fit(train)
         report = evaluate_topn(model, seen, test, k=10)
         report["fit_seconds"] = model.fit_seconds_
-        if isinstance(model, BPRMF):
+        if early_stopped:
             report["seconds_per_epoch_median"] = statistics.median(model.history_["seconds"])
             report["epochs"] = int(len(model.history_))
         out["topn_811"][name] = report
