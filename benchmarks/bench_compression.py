@@ -36,8 +36,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     data = build_ctr_features(load_movielens_100k(verbose=False), seed=args.seed)
-    teacher = DeepFM(DeepFMConfig(data.featurizer.field_dims_, data.featurizer.multi_dims_))
-    fit_ctr(teacher, data.train, data.valid, num_epochs=30, patience=5, seed=args.seed)
+    teacher = fit_ctr(lambda: DeepFM(DeepFMConfig(data.featurizer.field_dims_, data.featurizer.multi_dims_)),
+                      data.train, data.valid, num_epochs=30, patience=5, seed=args.seed).model
     variants = build_variants(teacher, data, seed=args.seed)
     table = compare_variants(variants, data.test, measure_latency=True)
     print(table.round(4).to_string())

@@ -272,8 +272,7 @@ def build_variants(teacher: nn.Module, data, *, seed: int = 0, prune_amounts=(0.
         variants[f"DeepFM, {amount:.0%} pruned"] = Variant(magnitude_prune(teacher, amount).eval(), identity,
                                                          "global magnitude pruning, no retraining")
     small = DeepFMConfig(f.field_dims_, f.multi_dims_, embed_dim=student_embed_dim, hidden_dims=tuple(student_hidden))
-    plain = DeepFM(small)
-    fit_ctr(plain, data.train, data.valid, num_epochs=num_epochs, patience=3, seed=seed)
+    plain = fit_ctr(lambda: DeepFM(small), data.train, data.valid, num_epochs=num_epochs, patience=3, seed=seed).model
     variants["student, labels only"] = Variant(plain.cpu().eval(), identity, "small DeepFM, ordinary training")
 
     with torch.no_grad():
@@ -294,13 +293,12 @@ def build_variants(teacher: nn.Module, data, *, seed: int = 0, prune_amounts=(0.
     dims = list(f.field_dims_)
     for k, b in zip(hashed_fields, buckets):
         dims[k] = b + 1  # bucket codes 1..b, 0 stays the OOV slot
-    hashed = DeepFM(DeepFMConfig(tuple(dims), f.multi_dims_))
-
     def hashed_inputs(batch):
         return _hash_batch(batch, tuple(hashed_fields), buckets, seed).inputs
 
-    fit_ctr(hashed, _hash_batch(data.train, tuple(hashed_fields), buckets, seed),
-            _hash_batch(data.valid, tuple(hashed_fields), buckets, seed), num_epochs=num_epochs, patience=3, seed=seed)
+    hashed_train, hashed_valid = (_hash_batch(b, tuple(hashed_fields), buckets, seed) for b in (data.train, data.valid))
+    hashed = fit_ctr(lambda: DeepFM(DeepFMConfig(tuple(dims), f.multi_dims_)), hashed_train, hashed_valid,
+                     num_epochs=num_epochs, patience=3, seed=seed).model
     variants[f"DeepFM, hashed ids ({hash_fraction:.0%} rows)"] = Variant(
         hashed.cpu().eval(), hashed_inputs, "hashing trick on user and item ids, retrained")
     return variants

@@ -536,8 +536,12 @@ def fit_ctr(model, train: CTRBatch, valid: CTRBatch, *, lr: float = 1e-2, weight
 
     Parameters
     ----------
-    model : torch.nn.Module
-        Called as ``model(*batch.inputs)``, returning logits (B,).
+    model : torch.nn.Module, or a callable that builds one
+        Called as ``model(*batch.inputs)``, returning logits (B,). Pass a *builder*
+        (``lambda: DeepFM(config)``) to have the initial weights drawn after seeding, so
+        that a run is reproducible; a module built beforehand keeps whatever weights the
+        global random state gave it (call :func:`~recfeat_ref.training.seed_everything`
+        before building it).
     train, valid : CTRBatch
         With labels.
     loss_fn : callable, optional
@@ -548,7 +552,7 @@ def fit_ctr(model, train: CTRBatch, valid: CTRBatch, *, lr: float = 1e-2, weight
     Returns
     -------
     Trainer
-        The fitted trainer (``history_``, ``best_epoch_``, ``predict``).
+        The fitted trainer (``model``, ``history_``, ``best_epoch_``, ``predict``).
     """
     from torch import nn
 
@@ -556,6 +560,8 @@ def fit_ctr(model, train: CTRBatch, valid: CTRBatch, *, lr: float = 1e-2, weight
     from .training import TrainConfig, Trainer, seed_everything
 
     seed_everything(seed)
+    if not isinstance(model, nn.Module):
+        model = model()  # built after seeding: reproducible initial weights
     config = TrainConfig(num_epochs=num_epochs, lr=lr, weight_decay=weight_decay, patience=patience,
                          monitor="valid_auc", mode="max", seed=seed, progress=False, device=device)
     trainer = Trainer(model, loss_fn or nn.BCEWithLogitsLoss(), config, metrics={"auc": metrics.roc_auc},

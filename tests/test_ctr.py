@@ -290,3 +290,19 @@ def test_lookup_rows_matches_a_dictionary_and_defaults_unknown_keys():
     np.testing.assert_array_equal(lookup_rows(keys, ids, matrix, default=np.full(4, -1.0)), expected)
     with pytest.raises(DataValidationError, match="matrix must have shape"):
         lookup_rows(keys, ids, matrix[:2])
+
+
+def test_fit_ctr_with_a_builder_is_reproducible_whatever_the_global_random_state():
+    from recfeat_ref.ctr import fit_ctr
+    from recfeat_ref.neural import FM, FMConfig
+
+    gen = torch.Generator().manual_seed(0)
+    x_cat = torch.stack([torch.randint(0, 6, (200,), generator=gen), torch.randint(0, 4, (200,), generator=gen)], 1)
+    y = (x_cat[:, 0] % 2 == 0).float()
+    batch = CTRBatch(x_cat=x_cat, x_multi=torch.zeros(200, 0), y=y, index=np.arange(200))
+    weights = []
+    for disturb in (1, 5):
+        torch.rand(disturb)  # a different global state before each fit
+        trainer = fit_ctr(lambda: FM(FMConfig(field_dims=(6, 4), embed_dim=3)), batch, batch, num_epochs=2, seed=3)
+        weights.append(torch.cat([p.detach().flatten() for p in trainer.model.parameters()]))
+    assert torch.equal(weights[0], weights[1])

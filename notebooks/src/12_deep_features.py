@@ -160,8 +160,8 @@ def fit_sources(train_rows, seed):
 # %%
 def train_deepfm(featurizer, train, valid, test, dense_dims, seed, **options):
     """Fit DeepFM (chapter 5's protocol, `fit_ctr`) and return its test AUC and log loss."""
-    model = DeepFM(DeepFMConfig(featurizer.field_dims_, featurizer.multi_dims_, dense_dims=dense_dims, **options))
-    trainer = fit_ctr(model, train, valid, num_epochs=MAX_EPOCHS, patience=3, seed=seed)
+    config = DeepFMConfig(featurizer.field_dims_, featurizer.multi_dims_, dense_dims=dense_dims, **options)
+    trainer = fit_ctr(lambda: DeepFM(config), train, valid, num_epochs=MAX_EPOCHS, patience=3, seed=seed)
     p = trainer.predict(test.inputs).numpy().astype(float)
     y = test.y.numpy()
     return metrics.roc_auc(y, p), metrics.log_loss(y, p)
@@ -357,8 +357,8 @@ from recfeat_ref.neural import LogisticRegression, LRConfig
 
 def lr_auc(names):
     batches = [with_sources(b, r, sources, names) for b, r in parts]
-    model = LogisticRegression(LRConfig(featurizer.field_dims_, featurizer.multi_dims_, dense_dims=batches[0][1]))
-    trainer = fit_ctr(model, batches[0][0], batches[1][0], weight_decay=0.0, num_epochs=MAX_EPOCHS, patience=3,
+    config = LRConfig(featurizer.field_dims_, featurizer.multi_dims_, dense_dims=batches[0][1])
+    trainer = fit_ctr(lambda: LogisticRegression(config), batches[0][0], batches[1][0], weight_decay=0.0, num_epochs=MAX_EPOCHS, patience=3,
                       seed=MODEL_SEEDS[0])
     test = batches[2][0]
     return metrics.roc_auc(test.y.numpy(), trainer.predict(test.inputs).numpy().astype(float))

@@ -71,8 +71,8 @@ data = build_ctr_features(ml, seed=SEED)
 # stopping on validation AUC).
 
 # %%
-teacher = DeepFM(DeepFMConfig(data.featurizer.field_dims_, data.featurizer.multi_dims_))
-fit_ctr(teacher, data.train, data.valid, num_epochs=MAX_EPOCHS, patience=3, seed=SEED)
+teacher = fit_ctr(lambda: DeepFM(DeepFMConfig(data.featurizer.field_dims_, data.featurizer.multi_dims_)),
+                  data.train, data.valid, num_epochs=MAX_EPOCHS, patience=3, seed=SEED).model
 teacher = teacher.cpu().eval()
 n_embedding = sum(t.weight.numel() for t in teacher.embedding.tables) + sum(
     w.weight.numel() for w in teacher.linear.weights)
