@@ -300,8 +300,9 @@ table[["delta_auc_mean", "delta_auc_std", "verdict"]].round(4)
 # {glue:text}`deepfeat_gate_delta:.4f` with a large spread
 # ({glue:text}`deepfeat_gate_delta_std:.4f`: it trains unstably on 16 fields); attention
 # fusion by {glue:text}`deepfeat_attn_delta:.4f` (± {glue:text}`deepfeat_attn_delta_std:.4f`),
-# the best variant of the table. Fusion lets each row weight the five sources, and
-# turns a set of sources that hurt when simply concatenated into a gain.
+# the best variant of the table. Fusion lets each row weight the five sources: two of
+# them hurt on their own, and concatenated the five gain nothing beyond the noise, yet
+# weighted per row they give the largest gain.
 #
 # On the CPU path the spread is over training seeds on one split; a GPU run adds two
 # more splits (Parameters). The checks below hold the text to the table.
