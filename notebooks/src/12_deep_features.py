@@ -11,7 +11,7 @@
 # features of another model**. The downstream model is the click-through model of
 # chapter 5, DeepFM {cite}`guo2017deepfm`, on the same task (will the user rate the film
 # 4 or 5?). We add the vectors of one source at a time and measure what each adds to
-# the AUC, with the spread over three random splits.
+# the AUC, with the spread over repeated training runs.
 #
 # **You will learn** how a learned embedding becomes a feature (and how a feature
 # model crosses it with the others); why each embedding model must be trained on the
