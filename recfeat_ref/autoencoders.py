@@ -145,6 +145,12 @@ def masked_sse(output: torch.Tensor, ratings: torch.Tensor, mask: torch.Tensor) 
     not multiplied by 0.
 
     Shapes: output, ratings, mask (B, U) -> scalar. ``mask`` is boolean or 0/1.
+
+    Examples
+    --------
+    >>> mask = torch.tensor([[True, False]])   # the NaN entry is unobserved
+    >>> masked_sse(torch.tensor([[1.0, 2.0]]), torch.tensor([[3.0, float("nan")]]), mask).item()
+    4.0
     """
     if not (output.shape == ratings.shape == mask.shape):
         raise ValueError(
@@ -171,6 +177,12 @@ class AutoRecNet(nn.Module):
     ------
     forward(r) : (B, U) -> (B, U); encode(r) : (B, U) -> (B, H);
     ``encoder.weight`` is :math:`V` (H, U), ``decoder.weight`` is :math:`W` (U, H).
+
+    Examples
+    --------
+    >>> net = AutoRecNet(n_inputs=3, hidden_dim=2)
+    >>> net(torch.zeros(4, 3)).shape, net.encode(torch.zeros(4, 3)).shape
+    (torch.Size([4, 3]), torch.Size([4, 2]))
     """
 
     def __init__(self, n_inputs: int, hidden_dim: int, activation: str = "sigmoid"):
@@ -602,6 +614,12 @@ class MultDAENet(nn.Module):
     Shapes
     ------
     forward(x) : (B, I) -> logits (B, I); encode(x) : (B, I) -> (B, hidden_dims[-1]).
+
+    Examples
+    --------
+    >>> net = MultDAENet(n_items=5, hidden_dims=(3,)).eval()
+    >>> net(torch.zeros(2, 5)).shape
+    torch.Size([2, 5])
     """
 
     def __init__(self, n_items: int, hidden_dims: tuple[int, ...] = (200,), dropout: float = 0.5):
@@ -642,6 +660,13 @@ class MultVAENet(nn.Module):
     Shapes
     ------
     forward(x) : (B, I) -> (logits (B, I), mu (B, D), logvar (B, D)); encode(x) -> (mu, logvar).
+
+    Examples
+    --------
+    >>> net = MultVAENet(n_items=5, hidden_dims=(4,), latent_dim=2).eval()
+    >>> logits, mu, logvar = net(torch.zeros(2, 5))
+    >>> logits.shape, mu.shape
+    (torch.Size([2, 5]), torch.Size([2, 2]))
     """
 
     def __init__(self, n_items: int, hidden_dims: tuple[int, ...] = (600,), latent_dim: int = 200,

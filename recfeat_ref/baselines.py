@@ -53,6 +53,13 @@ class BiasBaseline(Recommender):
         15 and 10: Surprise's defaults for its ALS baseline, tuned on MovieLens.
     n_iter : int
         10 ALS sweeps; the biases change by less than 1e-4 after that on ML-100K.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> train = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [1, 2, 1, 3], "rating": [5, 3, 4, 2]})
+    >>> BiasBaseline().fit(train).predict(pd.DataFrame({"user_id": [1, 9], "item_id": [1, 9]})).round(3)
+    array([3.719, 3.5  ])
     """
 
     def __init__(self, reg_user: float = 15.0, reg_item: float = 10.0, n_iter: int = 10, **kwargs):
@@ -92,6 +99,13 @@ class Popularity(Recommender):
 
     For rating frames every rating counts as one interaction, whatever its value.
     Unseen users get the same popularity row; unseen items score 0.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> train = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [1, 2, 1, 3], "rating": [5, 3, 4, 2]})
+    >>> Popularity().fit(train).predict(pd.DataFrame({"user_id": [1, 1, 1], "item_id": [1, 2, 9]}))
+    array([2., 1., 0.])
     """
 
     target_col = None

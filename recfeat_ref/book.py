@@ -25,5 +25,11 @@ def glue(name: str, value, display: bool = False) -> None:
 
 
 def on_colab() -> bool:
-    """True when running inside Google Colab."""
+    """True when running inside Google Colab.
+
+    Examples
+    --------
+    >>> on_colab()   # False outside Google Colab
+    False
+    """
     return "google.colab" in sys.modules

@@ -285,6 +285,12 @@ class CTRBatch:
         Labels, when the frame has the label column.
     index : numpy.ndarray (n,)
         The frame's index labels, to trace a row back.
+
+    Examples
+    --------
+    >>> batch = CTRBatch(torch.tensor([[1, 2], [2, 1]]), torch.zeros(2, 1), torch.tensor([1.0, 0.0]), np.arange(2))
+    >>> len(batch), batch.pair[1].tolist()
+    (2, [1.0, 0.0])
     """
 
     x_cat: torch.Tensor
@@ -319,6 +325,12 @@ def add_dense(batch: CTRBatch, *blocks) -> CTRBatch:
     ------
     DataValidationError
         If a block is not 2-D with one row per batch row, or holds NaN or infinity.
+
+    Examples
+    --------
+    >>> batch = CTRBatch(torch.tensor([[1, 2], [2, 1]]), torch.zeros(2, 1), None, np.arange(2))
+    >>> add_dense(batch, np.ones((2, 3))).x_multi.shape
+    torch.Size([2, 4])
     """
     arrays = [batch.x_multi]
     for k, block in enumerate(blocks):

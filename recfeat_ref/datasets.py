@@ -243,6 +243,11 @@ def get_data_home(data_home: str | os.PathLike | None = None) -> Path:
     data_home : str or path-like, optional
         Used as given (``~`` expanded) when not None. Otherwise the environment
         variable ``RECFEAT_DATA``, otherwise ``~/.cache/recfeat_ref``.
+
+    Examples
+    --------
+    >>> get_data_home("~/data") == Path.home() / "data"
+    True
     """
     if data_home is None:
         data_home = os.environ.get(DATA_HOME_ENV) or Path("~") / ".cache" / "recfeat_ref"
@@ -254,6 +259,12 @@ def clear_cache(data_home: str | os.PathLike | None = None) -> bool:
 
     Only that folder goes; anything else in ``data_home`` stays.
     Returns True if there was something to delete.
+
+    Examples
+    --------
+    >>> with tempfile.TemporaryDirectory() as folder:   # an empty data home: nothing to delete
+    ...     clear_cache(folder)
+    False
     """
     cache_dir = get_data_home(data_home) / CACHE_SUBDIR
     if not cache_dir.exists():
@@ -285,6 +296,16 @@ def validate_ratings(df: pd.DataFrame, name: str = "ratings") -> pd.DataFrame:
     ------
     DataValidationError
         Naming ``name``, the column and example offending values.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"user_id": [1, 1], "item_id": [1, 2], "rating": [5, 3], "timestamp": [0, 1]})
+    >>> validate_ratings(df).shape
+    (2, 4)
+    >>> validate_ratings(df.assign(rating=[6, 3]))
+    Traceback (most recent call last):
+        ...
+    recfeat_ref._validation.DataValidationError: ratings: column 'rating' has 1 value(s) outside [1, 5]: [6]
     """
     check_dataframe(df, name)
     check_columns(df, _RATING_COLS, name)

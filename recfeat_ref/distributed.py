@@ -91,6 +91,12 @@ def global_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[torch
 
     One permutation per (seed, epoch), cut into batches of ``batch_size`` (the last may be
     shorter).
+
+    Examples
+    --------
+    >>> batches = global_batches(5, batch_size=2, seed=0, epoch=0)
+    >>> [len(b) for b in batches], sorted(torch.cat(batches).tolist())
+    ([2, 2, 1], [0, 1, 2, 3, 4])
     """
     gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
     perm = torch.randperm(n, generator=gen)

@@ -122,6 +122,12 @@ class CFGANGenerator(nn.Module):
     Shapes
     ------
     forward(c, z) : (B, I), (B, Z) or None -> (B, I).
+
+    Examples
+    --------
+    >>> r_hat = CFGANGenerator(n_items=5, hidden=(4,))(torch.zeros(2, 5))
+    >>> r_hat.shape, bool(((r_hat > 0) & (r_hat < 1)).all())
+    (torch.Size([2, 5]), True)
     """
 
     def __init__(self, n_items: int, hidden: tuple[int, ...] = (128,), noise_dim: int = 0):
@@ -143,6 +149,11 @@ class CFGANDiscriminator(nn.Module):
     Shapes
     ------
     forward(r, c) : (B, I), (B, I) -> (B,) logits.
+
+    Examples
+    --------
+    >>> CFGANDiscriminator(n_items=5, hidden=(4,))(torch.zeros(2, 5), torch.zeros(2, 5)).shape
+    torch.Size([2])
     """
 
     def __init__(self, n_items: int, hidden: tuple[int, ...] = (64,)):
@@ -193,6 +204,11 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> 
     r""":math:`-\frac{1}{B}\sum_u [\log D(e_u|c_u) + \log(1 - D(\hat r_u \odot (e_u + k_u)|c_u))]` from logits.
 
     Shapes: (B,), (B,) -> scalar.
+
+    Examples
+    --------
+    >>> round(discriminator_loss(torch.zeros(2), torch.zeros(2)).item(), 4)   # 2 log 2
+    1.3863
     """
     return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
             + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
@@ -205,6 +221,11 @@ def generator_loss(fake_logits: torch.Tensor, r_hat: torch.Tensor, zr_mask: torc
               + \alpha \sum_{j} m^{ZR}_{uj}\, \hat r_{uj}^2\Big]
 
     Shapes: fake_logits (B,), r_hat (B, I), zr_mask (B, I) -> scalar.
+
+    Examples
+    --------
+    >>> round(generator_loss(torch.zeros(1), torch.ones(1, 3), torch.ones(1, 3), alpha=0.1).item(), 4)
+    0.9931
     """
     adv = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
     return adv + alpha * _zr_term(r_hat, zr_mask)

@@ -95,7 +95,14 @@ def integrated_gradients(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Ten
 
 
 def field_groups(model: nn.Module) -> list[str]:
-    """Names of the field groups of a CTR model: ``field0..``, ``bag0..``, ``dense0..``."""
+    """Names of the field groups of a CTR model: ``field0..``, ``bag0..``, ``dense0..``.
+
+    Examples
+    --------
+    >>> from recfeat_ref.neural import LogisticRegression, LRConfig
+    >>> field_groups(LogisticRegression(LRConfig(field_dims=(3, 4), multi_dims=(2,))))
+    ['field0', 'field1', 'bag0']
+    """
     cfg = model.config
     return ([f"field{f}" for f in range(len(cfg.field_dims))] + [f"bag{g}" for g in range(len(cfg.multi_dims))]
             + [f"dense{d}" for d in range(len(cfg.dense_dims))])
@@ -106,6 +113,15 @@ def scaled_forward(model: nn.Module, x_cat: torch.Tensor, x_multi: torch.Tensor)
 
     ``s`` has shape (B, G) for the B rows of ``x_cat``, or (nB, G): then the rows are
     repeated ``n`` times, block after block (how Captum batches its quadrature points).
+
+    Examples
+    --------
+    >>> from recfeat_ref.neural import LogisticRegression, LRConfig
+    >>> model = LogisticRegression(LRConfig(field_dims=(3, 4), multi_dims=(2,)))
+    >>> x_cat, x_multi = torch.tensor([[1, 2], [2, 3]]), torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    >>> f = scaled_forward(model, x_cat, x_multi)
+    >>> f(torch.ones(2, 3)).shape   # s = 1 for every group: the plain logits
+    torch.Size([2])
     """
     cfg = model.config
     n_fields = len(cfg.field_dims)
@@ -147,6 +163,15 @@ def field_attributions(model: nn.Module, x_cat: torch.Tensor, x_multi: torch.Ten
         One column per group (:func:`field_groups`), plus ``logit`` (:math:`f(s=1)`) and
         ``baseline_logit`` (:math:`f(s=0)`); each row's group columns sum to
         ``logit - baseline_logit`` up to the quadrature error.
+
+    Examples
+    --------
+    >>> from recfeat_ref.neural import FM, FMConfig
+    >>> model = FM(FMConfig(field_dims=(3, 4), multi_dims=(2,), embed_dim=4))
+    >>> x_cat, x_multi = torch.tensor([[1, 2], [2, 3]]), torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    >>> attr = field_attributions(model, x_cat, x_multi, steps=8)
+    >>> list(attr.columns)
+    ['field0', 'field1', 'bag0', 'logit', 'baseline_logit']
     """
     was_training = model.training
     model.eval()
@@ -187,6 +212,17 @@ def permutation_importance(predict: Callable[[torch.Tensor, torch.Tensor], np.nd
     pandas.DataFrame
         Index: group; columns ``importance_mean``, ``importance_std`` (over repeats), sorted
         by the mean, largest first.
+
+    Examples
+    --------
+    >>> from recfeat_ref.metrics import roc_auc
+    >>> x_cat = torch.tensor([[1, 1], [1, 2], [2, 1], [2, 2]])
+    >>> predict = lambda xc, xm: (xc[:, 0] - 1).float().numpy()   # uses field 0 only
+    >>> groups = {"field0": ("cat", slice(0, 1)), "field1": ("cat", slice(1, 2))}
+    >>> y = np.array([0.0, 0.0, 1.0, 1.0])
+    >>> imp = permutation_importance(predict, x_cat, torch.zeros(4, 0), y, groups, roc_auc)
+    >>> imp.index.tolist(), float(imp.loc["field1", "importance_mean"])
+    (['field0', 'field1'], 0.0)
     """
     _check_positive_int("n_repeats", n_repeats)
     _check_seed(seed)

@@ -92,7 +92,13 @@ def linear_forward(X, W, b) -> np.ndarray:
 
 
 def relu(z) -> np.ndarray:
-    r"""Rectified linear unit, :math:`\max(0, z)` elementwise."""
+    r"""Rectified linear unit, :math:`\max(0, z)` elementwise.
+
+    Examples
+    --------
+    >>> relu([-1.0, 2.0]).tolist()
+    [0.0, 2.0]
+    """
     return np.maximum(np.asarray(z, dtype=np.float64), 0.0)
 
 
@@ -101,6 +107,11 @@ def sigmoid(z) -> np.ndarray:
 
     For :math:`z < 0` it uses the equivalent form :math:`e^{z} / (1 + e^{z})` so that
     ``exp`` never sees a large positive argument.
+
+    Examples
+    --------
+    >>> sigmoid([0.0]).tolist()
+    [0.5]
     """
     z = np.asarray(z, dtype=np.float64)
     out = np.empty_like(z)
@@ -112,7 +123,13 @@ def sigmoid(z) -> np.ndarray:
 
 
 def softmax(z, axis: int = -1) -> np.ndarray:
-    r"""Softmax :math:`e^{z_k} / \sum_j e^{z_j}` along ``axis``, shifted by the max for stability."""
+    r"""Softmax :math:`e^{z_k} / \sum_j e^{z_j}` along ``axis``, shifted by the max for stability.
+
+    Examples
+    --------
+    >>> softmax([0.0, 0.0]).tolist()
+    [0.5, 0.5]
+    """
     z = np.asarray(z, dtype=np.float64)
     e = np.exp(z - z.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
@@ -146,6 +163,11 @@ def cross_entropy(labels, logits) -> float:
     Notes
     -----
     Computed as ``logsumexp(z) - z[y]`` so that no probability is ever rounded to 0.
+
+    Examples
+    --------
+    >>> round(cross_entropy([0, 1], [[2.0, 0.0], [0.0, 2.0]]), 4)
+    0.1269
     """
     z = _as_float("logits", logits)
     y = np.asarray(labels)
@@ -172,6 +194,11 @@ def binary_cross_entropy(y, p, eps: float = 1e-12) -> float:
     p : array of probabilities in [0, 1], same shape
     eps : float
         Probabilities are clipped to ``[eps, 1 - eps]`` so ``log`` stays finite.
+
+    Examples
+    --------
+    >>> round(binary_cross_entropy([1, 0], [0.9, 0.1]), 4)
+    0.1054
     """
     y = _labels01("y", y)
     p = _as_float("p", p)
@@ -192,6 +219,11 @@ def binary_cross_entropy_with_logits(y, z) -> float:
 
     which never exponentiates a large positive number. This is what
     ``torch.nn.BCEWithLogitsLoss`` computes.
+
+    Examples
+    --------
+    >>> round(binary_cross_entropy_with_logits([1, 0], [0.0, 0.0]), 4)   # log(2)
+    0.6931
     """
     y = _labels01("y", y)
     z = _as_float("z", z)
@@ -205,6 +237,11 @@ def bce_grad_logit(y, z) -> np.ndarray:
     Derivation (Chapter 4): with :math:`\ell = \log(1 + e^{z}) - y z`,
     :math:`\partial \ell / \partial z = \sigma(z) - y`; the mean over the batch
     divides by :math:`n`.
+
+    Examples
+    --------
+    >>> bce_grad_logit([1, 0], [0.0, 0.0]).tolist()
+    [-0.25, 0.25]
     """
     y = _labels01("y", y)
     z = _as_float("z", z)
@@ -220,5 +257,10 @@ def article_bce(y, p, eps: float = 1e-12) -> float:
     This is the mean log-*likelihood*, always :math:`\le 0`. Minimising it pushes
     every prediction away from its label, so it must not be used as a loss; it
     equals ``-binary_cross_entropy(y, p)``. Kept only for the errata demonstration.
+
+    Examples
+    --------
+    >>> round(article_bce([1, 0], [0.9, 0.1]), 4)   # the sign error: negative
+    -0.1054
     """
     return -binary_cross_entropy(y, p, eps=eps)

@@ -613,6 +613,11 @@ def bpr_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor) -> torch.Tensor
     Gradient: :math:`\partial \ell / \partial \hat x_{ui} = -\sigma(\hat x_{uj} - \hat x_{ui}) / B`.
 
     Shapes: pos_scores, neg_scores (B,) -> scalar.
+
+    Examples
+    --------
+    >>> round(bpr_loss(torch.tensor([0.0, 0.0]), torch.tensor([0.0, 0.0])).item(), 4)   # log 2
+    0.6931
     """
     if pos_scores.shape != neg_scores.shape:
         raise ValueError(
@@ -632,6 +637,12 @@ def bpr_objective(p_u, q_i, q_j, b_i, b_j, reg: float) -> torch.Tensor:
     Rendle et al. (2009) regularise per update in the same way (their :math:`\lambda_\Theta`).
 
     Shapes: p_u, q_i, q_j (B, K); b_i, b_j (B,) -> scalar.
+
+    Examples
+    --------
+    >>> ones, zeros = torch.ones(1, 2), torch.zeros(1, 2)
+    >>> round(bpr_objective(ones, ones, zeros, torch.zeros(1), torch.zeros(1), reg=0.0).item(), 4)
+    0.1269
     """
     x_ui = (p_u * q_i).sum(-1) + b_i  # (B,)
     x_uj = (p_u * q_j).sum(-1) + b_j  # (B,)

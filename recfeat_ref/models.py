@@ -77,6 +77,12 @@ class OneHotMLP(nn.Module):
     ------
     x : (B, F) int64, field-wise indices, 0 = unseen.
     output : (B,) float logits.
+
+    Examples
+    --------
+    >>> model = OneHotMLP(MLPConfig(field_dims=(3, 4), hidden_dim=8))
+    >>> model(torch.tensor([[1, 2], [0, 3]])).shape
+    torch.Size([2])
     """
 
     def __init__(self, config: MLPConfig):
@@ -159,6 +165,12 @@ class BiasedMF(nn.Module):
     ------
     users, items : (B,) int64.
     output : (B,) predicted ratings.
+
+    Examples
+    --------
+    >>> model = BiasedMF(MFConfig(n_users=3, n_items=4, n_factors=2, global_mean=3.5))
+    >>> model(torch.tensor([0]), torch.tensor([0])).tolist()   # unseen user and item: the mean
+    [3.5]
     """
 
     def __init__(self, config: MFConfig):

@@ -262,6 +262,12 @@ class KAnonymity:
     class_sizes : pandas.Series
         Size of every equivalence class, indexed by the quasi-identifier values,
         largest first.
+
+    Examples
+    --------
+    >>> r = k_anonymity(pd.DataFrame({"age": [30, 30, 41], "zip": ["100", "100", "200"]}), ["age", "zip"])
+    >>> type(r).__name__, r.k, r.class_sizes.tolist()
+    ('KAnonymity', 1, [2, 1])
     """
 
     k: int
@@ -1007,7 +1013,15 @@ class RDPAccountant:
 def per_example_losses(
     model: nn.Module, inputs: Sequence[torch.Tensor], y: torch.Tensor, batch_size: int = 8192
 ) -> np.ndarray:
-    """Binary cross-entropy of a logit model on every row, (N,) float64."""
+    """Binary cross-entropy of a logit model on every row, (N,) float64.
+
+    Examples
+    --------
+    >>> from recfeat_ref.neural import LogisticRegression, LRConfig
+    >>> model = LogisticRegression(LRConfig(field_dims=(3,)))   # weights start at 0: logit 0
+    >>> per_example_losses(model, [torch.tensor([[1], [2]])], torch.tensor([1.0, 0.0])).round(4)
+    array([0.6931, 0.6931])
+    """
     model.eval()
     device = next(model.parameters()).device
     out = []

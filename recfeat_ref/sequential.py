@@ -531,6 +531,13 @@ class GRU4RecNet(nn.Module):
     through the biases before the first real item, identically for every sequence.
 
     Shapes: ``hidden(users, seq)`` (B,), (B, L) -> (B, L, d); ``logits`` (..., d) -> (..., I + 1).
+
+    Examples
+    --------
+    >>> net = GRU4RecNet(n_items=5, d=4, n_layers=1, dropout=0.0)
+    >>> h = net.hidden(torch.tensor([1, 2]), torch.tensor([[0, 1, 2], [3, 1, 4]]))   # left-padded
+    >>> h.shape, net.logits(h).shape   # scores of the 5 items and the padding code
+    (torch.Size([2, 3, 4]), torch.Size([2, 3, 6]))
     """
 
     def __init__(self, n_items: int, d: int, n_layers: int, dropout: float):
@@ -571,6 +578,13 @@ class CaserNet(nn.Module):
     Unseen users (index 0) have the zero user vector.
 
     Shapes: ``hidden(users, seq)`` (B,), (B, L) -> (B, 2d); ``logits`` (B, 2d) -> (B, I + 1).
+
+    Examples
+    --------
+    >>> net = CaserNet(n_users=3, n_items=5, d=4, L=3, n_h=2, n_v=2, dropout=0.0)
+    >>> h = net.hidden(torch.tensor([1, 2]), torch.tensor([[0, 1, 2], [3, 1, 4]]))
+    >>> h.shape, net.logits(h).shape
+    (torch.Size([2, 8]), torch.Size([2, 6]))
     """
 
     def __init__(self, n_users: int, n_items: int, d: int, L: int, n_h: int, n_v: int, dropout: float):
@@ -640,6 +654,13 @@ class SASRecNet(nn.Module):
 
     Shapes: ``hidden(users, seq)`` (B,), (B, L) -> (B, L, d); ``logits`` (..., d) -> (..., I + 1);
     ``attention(seq)`` -> list of ``n_blocks`` tensors (B, heads, L, L).
+
+    Examples
+    --------
+    >>> net = SASRecNet(n_items=5, d=4, max_len=3, n_blocks=1, n_heads=1, dropout=0.0).eval()
+    >>> h = net.hidden(torch.tensor([1, 2]), torch.tensor([[0, 1, 2], [3, 1, 4]]))
+    >>> h.shape, net.logits(h).shape
+    (torch.Size([2, 3, 4]), torch.Size([2, 3, 6]))
     """
 
     def __init__(self, n_items: int, d: int, max_len: int, n_blocks: int, n_heads: int, dropout: float):

@@ -357,6 +357,12 @@ def embedding_cache_path(texts, model_name: str = DEFAULT_ENCODER, cache_dir: st
     ``cache_dir`` default: ``get_data_home() / "embeddings"``, i.e.
     ``~/.cache/recfeat_ref/embeddings`` or ``$RECFEAT_DATA/embeddings``, beside the data.
     The file name holds the model name and the first 24 hex digits of the key.
+
+    Examples
+    --------
+    >>> path = embedding_cache_path(["A quiet film."], model_name="all-MiniLM-L6-v2", cache_dir="cache")
+    >>> path.parent.name, path.name.startswith("all-MiniLM-L6-v2-"), path.suffix
+    ('cache', True, '.npz')
     """
     texts = _check_texts(texts)
     folder = get_data_home() / CACHE_SUBDIR if cache_dir is None else Path(cache_dir).expanduser()
@@ -799,6 +805,15 @@ def evaluate_item_subset(model: Recommender, test: pd.DataFrame, item_ids, k: in
     -------
     dict
         :func:`~recfeat_ref.metrics.ranking_report` at ``k`` plus ``n_users`` and ``n_candidates``.
+
+    Examples
+    --------
+    >>> from recfeat_ref.baselines import Popularity
+    >>> train = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [1, 2, 1, 3], "rating": [5, 3, 4, 2]})
+    >>> test = pd.DataFrame({"user_id": [1, 2], "item_id": [3, 2], "rating": [4, 3]})
+    >>> r = evaluate_item_subset(Popularity().fit(train), test, item_ids=[2, 3], k=1)
+    >>> r["n_users"], r["n_candidates"]
+    (2, 2)
     """
     model._check_fitted()
     check_dataframe(test, "test")
@@ -925,6 +940,12 @@ class TextFusedNet(nn.Module):
     Without text (``text_dim=0``) it is BPR-MF's :math:`p_u^\top q_i + b_i`.
 
     Shapes: users, items (B,) int64; text (B, D) float32 -> (B,).
+
+    Examples
+    --------
+    >>> net = TextFusedNet(n_users=3, n_items=4, text_dim=2, n_factors=2)
+    >>> net(torch.tensor([1, 2]), torch.tensor([0, 3]), torch.zeros(2, 2)).shape   # item 0: cold, text only
+    torch.Size([2])
     """
 
     def __init__(self, n_users: int, n_items: int, text_dim: int, n_factors: int, init_std: float = 0.1):

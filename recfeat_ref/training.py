@@ -89,6 +89,12 @@ def seed_everything(seed: int) -> None:
     Call it once before building a model so that its initial weights are
     reproducible. Library functions in :mod:`recfeat_ref` that need randomness
     take a ``seed`` argument instead of relying on this global state.
+
+    Examples
+    --------
+    >>> seed_everything(0); a = torch.rand(1)
+    >>> seed_everything(0); bool(torch.rand(1) == a)
+    True
     """
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
@@ -362,6 +368,15 @@ class cpu_threads:  # noqa: N801 - used like a function: ``with cpu_threads(1, d
     ``n=None``, or a non-CPU device, leaves the setting alone. The previous value is
     restored on exit, also after an exception. Why one thread by default during training:
     see :class:`TrainConfig` (``cpu_threads``).
+
+    Examples
+    --------
+    >>> before = torch.get_num_threads()
+    >>> with cpu_threads(1):
+    ...     torch.get_num_threads()
+    1
+    >>> torch.get_num_threads() == before
+    True
     """
 
     def __init__(self, n: int | None, device: torch.device | str = "cpu"):
@@ -510,6 +525,14 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, **extra) -> None:
 
     The file is written to a temporary name in the same directory and renamed, so an
     interruption never leaves a half-written checkpoint behind.
+
+    Examples
+    --------
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "model.pt")
+    ...     save_checkpoint(path, nn.Linear(2, 1), epoch=3)
+    ...     load_checkpoint(path, nn.Linear(2, 1))
+    {'epoch': 3}
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
@@ -531,6 +554,15 @@ def load_checkpoint(path: str | os.PathLike, model: nn.Module, map_location="cpu
 
     Uses ``torch.load(..., weights_only=True)``: a checkpoint can hold tensors and plain
     containers of numbers and strings, never arbitrary pickled code.
+
+    Examples
+    --------
+    >>> source, target = nn.Linear(2, 1), nn.Linear(2, 1)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     save_checkpoint(os.path.join(folder, "model.pt"), source, note="demo")
+    ...     extras = load_checkpoint(os.path.join(folder, "model.pt"), target)
+    >>> extras, torch.equal(source.weight, target.weight)
+    ({'note': 'demo'}, True)
     """
     payload = torch.load(os.fspath(path), map_location=map_location, weights_only=True)
     if "state_dict" not in payload:
