@@ -55,17 +55,12 @@ References
 
 from __future__ import annotations
 
-import copy
-import math
-import time
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from ._validation import (
     _check_non_negative,
@@ -73,12 +68,9 @@ from ._validation import (
     _check_positive_int,
     _check_seed,
     _make_config,
-    check_columns,
-    check_dataframe,
 )
 from .mf import NegativeSampler, bpr_loss
-from .recommender import Recommender, evaluate_topn
-from .training import get_device, seed_everything
+from .training import ImplicitRecommender, seed_everything
 
 __all__ = ["LightGCN", "LightGCNConfig", "lightgcn_objective", "normalized_adjacency", "propagate", "to_csr"]
 
@@ -350,7 +342,7 @@ class LightGCNConfig:
         _check_seed(self.seed)
 
 
-class LightGCN(Recommender):
+class LightGCN(ImplicitRecommender):
     r"""LightGCN (He et al., 2020): BPR-trained embeddings smoothed over the user-item graph.
 
     .. math::
@@ -425,24 +417,11 @@ class LightGCN(Recommender):
     ((2, 3), (3, 4))
     """
 
-    target_col = None
-
     def __init__(self, config: LightGCNConfig | None = None, *, user_col: str | None = None,
                  item_col: str | None = None, **params):
         kwargs = {k: v for k, v in (("user_col", user_col), ("item_col", item_col)) if v is not None}
         super().__init__(**kwargs)
         self.config = _make_config(LightGCNConfig, config, params)
-
-    def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> LightGCN:
-        """Fit on the positives in ``train``; early-stop on NDCG@k of ``valid`` if given."""
-        if valid is not None:
-            check_dataframe(valid, "valid")
-            check_columns(valid, [self.user_col, self.item_col], "valid")
-        self._frames = (train, valid)
-        try:
-            return super().fit(train)
-        finally:
-            del self._frames
 
     def final_embeddings(self) -> torch.Tensor:
         """The propagated embeddings of every node, ``(U + I, K)`` float32, without gradient."""
@@ -454,20 +433,8 @@ class LightGCN(Recommender):
             final = propagate(adj, embedding.weight, self.config.n_layers).cpu().double().numpy()  # (U+I, K)
         self.user_embeddings_, self.item_embeddings_ = final[: self.n_users_], final[self.n_users_ :]
 
-    def _fit(self, users, items, values):
+    def _train(self, users, items, device):
         cfg = self.config
-        device = get_device(cfg.device)
-        threads = torch.get_num_threads()
-        if cfg.cpu_threads is not None and device.type == "cpu":
-            torch.set_num_threads(cfg.cpu_threads)
-        try:
-            self._train_loop(users, items, device)
-        finally:
-            torch.set_num_threads(threads)
-
-    def _train_loop(self, users, items, device):
-        cfg = self.config
-        train_frame, valid_frame = self._frames
         n_users = self.n_users_
         sampler = NegativeSampler(users, items, self.n_items_)
         adj = to_csr(normalized_adjacency(users, items, n_users, self.n_items_)).to(device)  # (M, M)
@@ -483,11 +450,7 @@ class LightGCN(Recommender):
         gen = torch.Generator().manual_seed(cfg.seed)
         u_dev, i_dev = u_all.to(device), (i_all + n_users).to(device)  # node indices
 
-        rows, best, best_state, stale = [], -math.inf, None, 0
-        self.best_epoch_ = cfg.num_epochs
-        bar = tqdm(range(1, cfg.num_epochs + 1), desc="epochs", disable=not cfg.progress, leave=True)
-        for epoch in bar:
-            start = time.perf_counter()
+        def epoch(_):
             neg = (sampler.sample(u_all, gen) + n_users).to(device)  # (N,) negative item nodes
             perm = torch.randperm(n, generator=gen).to(device)
             total = torch.zeros((), device=device)
@@ -500,27 +463,11 @@ class LightGCN(Recommender):
                 loss.backward()
                 optimizer.step()
                 total += loss.detach() * len(idx)
-            row = {"epoch": epoch, "train_loss": float(total) / n, "seconds": time.perf_counter() - start}
-            if valid_frame is not None and (epoch % cfg.eval_every == 0 or epoch == cfg.num_epochs):
-                self._export(embedding, adj)
-                report = evaluate_topn(self, train_frame, valid_frame, k=cfg.k)
-                row[f"valid_ndcg_at_{cfg.k}"] = report["ndcg_at_k"]
-                row[f"valid_recall_at_{cfg.k}"] = report["recall_at_k"]
-                if report["ndcg_at_k"] > best:
-                    best, stale, self.best_epoch_ = report["ndcg_at_k"], 0, epoch
-                    best_state = copy.deepcopy(embedding.state_dict())
-                else:
-                    stale += 1
-            rows.append(row)
-            bar.set_postfix({k: f"{v:.4f}" for k, v in row.items() if k not in ("epoch", "seconds")})
-            if stale >= cfg.patience:
-                break
-        bar.close()
-        if best_state is not None:
-            embedding.load_state_dict(best_state)
+            return {"train_loss": float(total) / n}
+
+        self._run_epochs(epoch, embedding, lambda: self._export(embedding, adj))
         self.embedding_ = embedding.cpu().eval()
         self.adjacency_ = adj.cpu()
-        self.history_ = pd.DataFrame(rows)
         self._export(self.embedding_, self.adjacency_)
 
     def _score(self, users, items):
