@@ -88,9 +88,6 @@ References
 
 from __future__ import annotations
 
-import copy
-import math
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,14 +95,25 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from . import DEFAULT_ITEM_COL, DEFAULT_RATING_COL, DEFAULT_USER_COL, metrics
-from ._validation import DataValidationError, check_columns, check_dataframe
+from ._validation import (
+    DataValidationError,
+    _check_non_negative,
+    _check_positive,
+    _check_positive_int,
+    _check_seed,
+    _is_number,
+    _make_config,
+)
 from .baselines import BiasBaseline
-from ._validation import _check_non_negative, _check_positive, _check_positive_int, _check_seed, _is_number, _make_config
-from .recommender import Recommender, evaluate_topn
-from .training import TrainConfig, Trainer, get_device, seed_everything
+from .recommender import Recommender
+from .training import (
+    ImplicitRecommender,
+    TrainConfig,
+    Trainer,
+    seed_everything,
+)
 
 __all__ = [
     "ACTIVATIONS",
@@ -884,14 +892,15 @@ class MultVAEConfig:
         _check_non_negative("beta_cap", self.beta_cap)
 
 
-class _MultAutoencoder(Recommender):
-    """Shared by :class:`MultDAE` and :class:`MultVAE`: data, training loop, scoring, fallbacks.
+class _MultAutoencoder(ImplicitRecommender):
+    """Shared by :class:`MultDAE` and :class:`MultVAE`: data, training epoch, scoring, fallbacks.
 
     Subclasses define ``config_class``, ``_build(n_items)`` and
-    ``_objective(net, x, step) -> (loss, parts)``, and ``encode_users``' code.
+    ``_objective(net, x, step) -> (loss, parts)``, and ``encode_users``' code. The epoch
+    loop (early stopping on validation NDCG@k, best weights, history) is
+    :class:`~recfeat_ref.training.ImplicitRecommender`'s.
     """
 
-    target_col = None
     config_class: type = MultDAEConfig
 
     def __init__(self, config=None, *, user_col: str | None = None, item_col: str | None = None, **params):
@@ -899,35 +908,12 @@ class _MultAutoencoder(Recommender):
         super().__init__(**kwargs)
         self.config = _make_config(self.config_class, config, params)
 
-    def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None):
-        """Fit on the positives in ``train``; early-stop on NDCG@k of ``valid`` if given."""
-        if valid is not None:
-            check_dataframe(valid, "valid")
-            check_columns(valid, [self.user_col, self.item_col], "valid")
-        self._frames = (train, valid)
-        try:
-            return super().fit(train)
-        finally:
-            del self._frames
-
-    def _fit(self, users, items, values):
-        cfg = self.config
-        device = get_device(cfg.device)
-        threads = torch.get_num_threads()
-        if cfg.cpu_threads is not None and device.type == "cpu":
-            torch.set_num_threads(cfg.cpu_threads)
-        try:
-            self._train_loop(users, items, device)
-        finally:
-            torch.set_num_threads(threads)
-
     def _rows(self, users: np.ndarray, device=None) -> torch.Tensor:
         """Dense binary training rows of the user indices ``users``; shape (B, I) float32."""
         return torch.as_tensor(self.train_matrix_[users].toarray(), device=device)  # (B, I)
 
-    def _train_loop(self, users, items, device):
+    def _train(self, users, items, device):
         cfg = self.config
-        train_frame, valid_frame = self._frames
         x = sp.csr_matrix((np.ones(len(users), dtype=np.float32), (users, items)),
                           shape=(self.n_users_, self.n_items_))
         x.data[:] = 1.0  # a repeated (user, item) row counts once
@@ -938,11 +924,10 @@ class _MultAutoencoder(Recommender):
         self.model_ = net
         optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr)
         gen = torch.Generator().manual_seed(cfg.seed)
-        rows, best, best_state, stale, step = [], -math.inf, None, 0, 0
-        self.best_epoch_ = cfg.num_epochs
-        bar = tqdm(range(1, cfg.num_epochs + 1), desc="epochs", disable=not cfg.progress, leave=True)
-        for epoch in bar:
-            start = time.perf_counter()
+        step = 0  # optimiser steps so far (the VAE's KL annealing counts them)
+
+        def epoch(_):
+            nonlocal step
             net.train()
             perm = torch.randperm(self.n_users_, generator=gen).numpy()
             sums: dict[str, float] = {}
@@ -955,28 +940,10 @@ class _MultAutoencoder(Recommender):
                 step += 1
                 for name, value in {"train_loss": loss.detach(), **parts}.items():
                     sums[name] = sums.get(name, 0.0) + float(value) * len(idx)
-            row = {"epoch": epoch, **{n: v / self.n_users_ for n, v in sums.items()}}
-            row.update(self._epoch_extras(step))
-            row["seconds"] = time.perf_counter() - start
-            if valid_frame is not None and (epoch % cfg.eval_every == 0 or epoch == cfg.num_epochs):
-                net.eval()
-                report = evaluate_topn(self, train_frame, valid_frame, k=cfg.k)
-                row[f"valid_ndcg_at_{cfg.k}"] = report["ndcg_at_k"]
-                row[f"valid_recall_at_{cfg.k}"] = report["recall_at_k"]
-                if report["ndcg_at_k"] > best:
-                    best, stale, self.best_epoch_ = report["ndcg_at_k"], 0, epoch
-                    best_state = copy.deepcopy(net.state_dict())
-                else:
-                    stale += 1
-            rows.append(row)
-            bar.set_postfix({k: f"{v:.4f}" for k, v in row.items() if k not in ("epoch", "seconds")})
-            if stale >= cfg.patience:
-                break
-        bar.close()
-        if best_state is not None:
-            net.load_state_dict(best_state)
+            return {**{n: v / self.n_users_ for n, v in sums.items()}, **self._epoch_extras(step)}
+
+        self._run_epochs(epoch, net, net.eval)
         self.model_ = net.cpu().eval()
-        self.history_ = pd.DataFrame(rows)
         last = self.model_.decoder[-1]
         self.item_embeddings_ = last.weight.detach().double().numpy().copy()  # (I, d_last)
         self.item_bias_ = last.bias.detach().double().numpy().copy()  # (I,)
