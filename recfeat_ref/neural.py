@@ -544,6 +544,9 @@ class SENetGate(nn.Module):
     *Squeeze* summarises each field vector by its mean, *excitation* maps the M summaries
     through a bottleneck of ``max(1, M // reduction)`` units to one non-negative weight per
     field, so the model can amplify informative fields and damp the others, row by row.
+    The last layer's bias starts at 1, so the gate starts as the identity
+    (:math:`a \approx 1`): with a random bias the fields whose weight started below 0
+    would be cut off by the ReLU for good (no gradient reaches them).
 
     Shapes: e (B, M, D) -> (gated e (B, M, D), weights (B, M)).
 
@@ -558,6 +561,10 @@ class SENetGate(nn.Module):
         super().__init__()
         hidden = max(1, n_fields // reduction)
         self.excite = nn.Sequential(nn.Linear(n_fields, hidden), nn.ReLU(), nn.Linear(hidden, n_fields), nn.ReLU())
+        # The gate starts open: field vectors start near 0, so z ~ 0 and a ~ ReLU(last bias).
+        # With PyTorch's random bias about half the fields would start (and, getting no
+        # gradient through the ReLU, stay) at weight 0; a bias of 1 gives every field weight ~1.
+        nn.init.ones_(self.excite[2].bias)
 
     def forward(self, e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         a = self.excite(e.mean(dim=-1))  # (B, M)
