@@ -30,6 +30,8 @@ text           A pretrained language model (all-MiniLM-L6-v2) as a feature extra
 ctr            The click-through protocol's features (side information, buckets).
 neural         Logistic regression, FM, DeepFM, DCN-v2, NeuMF; field gates and fusion.
 augment        Negative sampling, implicit-feedback noise, sequence augmentations.
+hybrid         A LightFM-style ranker whose vectors are fused from feature fields.
+ablation       Feature groups for an ablation study; paired gains over seeds.
 interpret      Integrated gradients and permutation importance.
 privacy        Pseudonymisation, k-anonymity, DP-SGD with an RDP accountant, membership inference.
 compression    Quantisation, pruning, distillation, hashed embeddings.

@@ -492,7 +492,7 @@ class BPRConfig:
     device: str | None = None
     progress: bool = True
     cpu_threads: int | None = 1
-    negatives: str = "uniform"  # popularity negatives: see chapter 16
+    negatives: str = "uniform"  # popularity negatives: see chapter 13
     popularity_beta: float = 0.75  # word2vec's exponent
     drop_rate: float = 0.0  # no positives dropped
 
