@@ -55,6 +55,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from recfeat_ref.ablation import paired_deltas
 from recfeat_ref.book import glue
 from recfeat_ref.ctr import ctr_frame, ctr_split
 from recfeat_ref.datasets import load_movielens_100k
@@ -512,21 +513,21 @@ study_table.round(4)
 # The spread across seeds (the `std` columns) is mostly the split: some test parts are
 # easier than others for *every* group. The fair comparison is therefore paired: the
 # gain of each group over the one before it, *on the same seed*. We call a gain within
-# noise when its mean is less than two standard errors from zero,
-# $|\bar\Delta| < 2\, s_\Delta/\sqrt{S}$ over the $S$ seeds.
+# noise when its mean is no more than two standard errors from zero,
+# $|\bar\Delta| \le 2\, s_\Delta/\sqrt{S}$ over the $S$ seeds
+# (`recfeat_ref.ablation.paired_deltas`).
 
 # %%
 auc_wide = study.pivot(index="seed", columns="group", values="auc")[GROUPS]
 ll_wide = study.pivot(index="seed", columns="group", values="log_loss")[GROUPS]
-d_auc, d_ll = auc_wide.diff(axis=1).iloc[:, 1:], ll_wide.diff(axis=1).iloc[:, 1:]
-se = d_auc.std() / np.sqrt(len(SEEDS))
+gains = paired_deltas(auc_wide)  # each group against the one before it, seed by seed
 deltas = pd.DataFrame(
     {
-        "delta_auc_mean": d_auc.mean(),
-        "delta_auc_std": d_auc.std(),
-        "delta_auc_min": d_auc.min(),
-        "delta_log_loss_mean": d_ll.mean(),
-        "within_noise": d_auc.mean().abs() < 2 * se,
+        "delta_auc_mean": gains["delta_mean"],
+        "delta_auc_std": gains["delta_std"],
+        "delta_auc_min": gains["delta_min"],
+        "delta_log_loss_mean": -paired_deltas(-ll_wide)["delta_mean"],
+        "within_noise": gains["within_noise"],
     }
 )
 deltas.round(4)
