@@ -269,20 +269,23 @@ class _Tower(nn.Module):
         self.use_ids, self.bias = use_ids, bias
         width = dim + 1 if bias else dim  # the last column is the field's scalar bias
         self.ids = nn.Embedding(n, width) if use_ids else None
-        self.cats = nn.ModuleList(nn.Embedding(c, width) for c in cat_dims)
+        # All categorical fields share one table, field f owning rows offsets[f]..: one
+        # lookup per step instead of one per field (the towers run at every step).
+        self.cats = nn.Embedding(sum(cat_dims), width) if cat_dims else None
+        self.register_buffer("offsets", torch.tensor(np.cumsum((0, *cat_dims[:-1])), dtype=torch.int64))
         self.bags = nn.ParameterList(nn.Parameter(torch.empty(g, width)) for g in bag_dims)
         self.dense = nn.ModuleList(nn.Linear(d, width, bias=False) for d in dense_dims)
         self.n_fields = int(use_ids) + len(cat_dims) + len(bag_dims) + len(dense_dims)
         if self.n_fields == 0:
             raise ValueError("a tower needs at least one field: keep the ids or give features")
-        for table in [*(e.weight for e in ([self.ids] if use_ids else [])), *(e.weight for e in self.cats), *self.bags]:
+        tables = [e.weight for e in (self.ids, self.cats) if e is not None] + list(self.bags)
+        for table in tables:
             nn.init.normal_(table, std=init_std)
         for layer in self.dense:  # the projection of a unit-scale block starts at the tables' scale
             nn.init.normal_(layer.weight, std=init_std / max(1.0, layer.in_features**0.5))
         if bias:  # the scalar biases start at 0, as BPR-MF's item bias
             with torch.no_grad():
-                for table in [*(e.weight for e in ([self.ids] if use_ids else [])), *(e.weight for e in self.cats),
-                              *self.bags, *(layer.weight.T for layer in self.dense)]:
+                for table in [*tables, *(layer.weight.T for layer in self.dense)]:
                     table[:, -1] = 0.0
         self.fusion = fusion
         if fusion == "concat":
@@ -295,12 +298,13 @@ class _Tower(nn.Module):
 
     def field_vectors(self, x: _TowerInputs) -> torch.Tensor:
         """(n, M, K+1) when the side has a bias, else (n, M, K)."""
-        fields = [self.ids(x.id_index)] if self.use_ids else []
-        fields += [table(x.codes[:, f]) for f, table in enumerate(self.cats)]
-        for bag, table in zip(x.bags, self.bags):
-            fields.append(bag @ table / bag.sum(dim=1, keepdim=True).clamp(min=1.0))  # mean of the values' rows
-        fields += [proj(block) for block, proj in zip(x.dense, self.dense)]
-        return torch.stack(fields, dim=1)
+        blocks = [self.ids(x.id_index).unsqueeze(1)] if self.use_ids else []  # (n, 1, width)
+        if self.cats is not None:
+            blocks.append(self.cats(x.codes + self.offsets))  # (n, F, width)
+        for bag, table in zip(x.bags, self.bags):  # the mean of the values' rows
+            blocks.append((bag @ table / bag.sum(dim=1, keepdim=True).clamp(min=1.0)).unsqueeze(1))
+        blocks += [proj(block).unsqueeze(1) for block, proj in zip(x.dense, self.dense)]
+        return torch.cat(blocks, dim=1)
 
     def forward(self, x: _TowerInputs) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """(vectors (n, K), bias (n,) or None, field weights (n, M) or None)."""
