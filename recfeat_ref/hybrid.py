@@ -359,12 +359,19 @@ class FeatureRankerConfig:
     batch_size : int
         4096, as BPR-MF. Unlike BPR-MF, an epoch's cost is per *step* (each step computes
         every user's and item's vector), so ``batch_size=8192`` with ``lr=1e-2`` halves
-        the steps: with every feature group of the ablation chapter an epoch took 0.21 s
-        instead of 0.28 (0.33 instead of 0.58 with attention fusion), and the best
-        validation NDCG@10 was 0.2406 against 0.2436 (ids alone: 0.2403 against 0.2421),
-        within the 0.003 that one validation ranking varies by from one evaluation to
-        the next (ML-100K, 8:1:1, seed 0). The ablation chapter uses it for time.
-    num_epochs, eval_every, patience, k, init_std, seed, device, progress, cpu_threads
+        the steps. Measured by ``benchmarks/bench_hybrid.py`` (results in
+        ``benchmarks/results/hybrid_ml100k*.json``; ML-100K, 8:1:1, seed 0, every
+        categorical and multi-hot group of :mod:`recfeat_ref.ablation`, one CPU thread):
+        an epoch takes 0.10 s instead of 0.16 with ``"sum"`` and 0.31 instead of 0.60
+        with ``"attention"``; with ``patience=5`` the best validation NDCG@10 is 0.2448
+        instead of 0.2494 (ids alone: 0.2451 instead of 0.2493). The ablation chapter
+        pays that for every variant alike, to keep its CPU time in bounds.
+    patience : int
+        3, as BPR-MF. One validation ranking varies by about 0.003 between evaluations,
+        and with 3 the id-only model stopped on a lucky evaluation at epoch 30 (validation
+        NDCG@10 0.2421); with 5 it trained on to epoch 60 (0.2493). Comparisons of
+        variants should use 5.
+    num_epochs, eval_every, k, init_std, seed, device, progress, cpu_threads
         As :class:`~recfeat_ref.mf.BPRConfig`.
     """
 
