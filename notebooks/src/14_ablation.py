@@ -471,7 +471,7 @@ print("clear gains:", topn_up, "| clear losses:", topn_down, "| within noise:", 
 # equation {eq}`eq-ablation-hybrid` says they should. **No group of features is a clear
 # gain for the ranker.** Clear gains: {glue:text}`topn_up`; clear losses:
 # {glue:text}`topn_down`; within noise: {glue:text}`topn_flat`. Every mean gain is
-# smaller than 0.01, about the spread between splits.
+# smaller than 0.01 in size.
 #
 # Why so little, where DeepFM gained from side, text and graph features? Because every
 # user and nearly every film here is *warm*. Every user has at least
@@ -479,12 +479,12 @@ print("clear gains:", topn_up, "| clear losses:", topn_down, "| within noise:", 
 # more); for such a user, and for a film rated by dozens, the id
 # vector can learn everything a feature says and more. The click-through model is in a
 # different position: it must tell which of the films a user *did* rate were liked, a
-# finer question, on which the user's generosity and the film's reputation (its
-# aggregates, its graph neighbourhood) help an id embedding trained with 10 epochs.
+# finer question, and its id embeddings get at most 10 epochs to learn; the graph
+# vectors hand it each user's and film's neighbourhood ready-made.
 # Features earn their place in a ranking where the ids know little: chapter 10's cold
 # films, which the text vectors took from chance to a useful NDCG@10. Exercise 2 shows
-# that the features carry most of the taste on their own, so the question is never
-# whether they are informative but whether the ids already know what they say.
+# the other side of the coin: on their own, without the ids, the features carry little
+# of the taste that the ids learn.
 #
 # The text vectors are even a small loss on every split
 # ({glue:text}`topn_gain_text:+.4f`): their projection adds $64 \times 65$ parameters
@@ -495,8 +495,9 @@ print("clear gains:", topn_up, "| clear losses:", topn_down, "| within noise:", 
 # {glue:text}`topn_gain_all_concat:+.4f` over the sum, small but positive on every
 # split; the squeeze-and-excitation gate ({glue:text}`topn_gain_all_senet:+.4f`) and
 # attention pooling ({glue:text}`topn_gain_all_attention:+.4f`) have larger means but
-# spreads as large as the means, at two to three times the cost of the sum (column
-# `seconds`). Three splits cannot rank them; exercise 3 asks how many could.
+# spreads as large as the means, at up to three times the cost of the sum (column
+# `seconds`). Three splits cannot rank them; exercise 3 shows how many splits a gain
+# this small would need.
 
 # %%
 glue("topn_deep_min", topn_gains.loc["+ deep", "delta_min"])
@@ -604,11 +605,13 @@ assert (ctr_importance["importance_mean"].iloc[:5] > 0).all()
 # ids alone, and a harmful group's loss depends on what it is added to: a ladder's
 # numbers are answers to a question that depends on the order, and should be reported
 # with the order. (2) The features alone reach {glue:text}`features_only_ndcg:.4f`,
-# against {glue:text}`ids_first_ndcg:.4f` for the ids alone on the same split, far above
-# popularity's in chapter 5: the features do carry taste, but less of it than the
-# ids, which can learn everything the features say about a warm user or film and more.
-# Features earn their place where the ids know little: new users and films (chapter 10's
-# cold-start experiment). (3) The rule needs
+# against {glue:text}`ids_first_ndcg:.4f` for the ids alone on the same split: only a
+# little above what popularity alone reaches in chapter 5. Age group, gender,
+# occupation, decade, genres, popularity and the title mostly say which films are
+# popular with which *kind* of user; what separates two users of the same kind is in
+# the ids (and in the LightGCN vectors, which are learned from them). That is why the
+# groups add so little to the ids here, and why they matter for users and films the
+# ids do not know (chapter 10's cold-start experiment). (3) The rule needs
 # $|\bar\Delta| > 2 s_\Delta/\sqrt{S}$, that is $S > (2 s_\Delta/\bar\Delta)^2$:
 # {glue:text}`side_splits_needed:,.0f` splits for the side group. A gain that small is
 # rarely worth a feature pipeline in a warm catalogue.
