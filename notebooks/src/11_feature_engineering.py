@@ -53,7 +53,7 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
 
 from recfeat_ref.ablation import paired_deltas
 from recfeat_ref.book import glue
@@ -141,24 +141,41 @@ assert skew_raw > 1.5 and abs(skew_log) < 0.5
 # **Normalisation.** Standardisation, $z = (x - \mu)/\sigma$, uses the mean and the
 # standard deviation, both pulled by the few blockbusters; the robust scaler uses the
 # median and the inter-quartile range, $z = (x - \mathrm{med})/(Q_{75} - Q_{25})$, which
-# the tail cannot move. The table shows both on the raw count of each training row's
-# film (a row per rating, the input a model sees).
+# the tail cannot move. Min-max scaling, $z = (x - \min)/(\max - \min)$, maps the
+# training range onto $[0, 1]$; its two statistics are the extremes, so one film decides
+# the scale of all the others. The table shows the three on the raw count of each
+# training row's film (a row per rating, the input a model sees), and what each makes of
+# the median row's film. (The lesson here is what each statistic is, not how to compute it, so
+# standard and min-max scaling are scikit-learn's; `RobustScaler` is ours, tested
+# against scikit-learn's.)
 
 # %%
 item_count = pd.DataFrame(agg.transform(train), columns=agg_names, index=train.index)[["item_count"]]
 robust = RobustScaler().fit(item_count)
 standard = StandardScaler().fit(item_count)
-pd.DataFrame(
+min_max = MinMaxScaler().fit(item_count)
+extremes = item_count.agg(["median", "max"])  # the median and the most rated film
+scalers = {"RobustScaler (median, IQR)": robust, "StandardScaler (mean, sd)": standard,
+           "MinMaxScaler (min, max)": min_max}
+scaling = pd.DataFrame(
     {
-        "centre": [robust.center_[0], standard.mean_[0]],
-        "scale": [robust.scale_[0], standard.scale_[0]],
-        "z of the most rated film": [
-            robust.transform(item_count.max().to_frame().T)[0, 0],
-            standard.transform(item_count.max().to_frame().T)[0, 0],
-        ],
+        "z of the median row's film": [sc.transform(extremes)[0, 0] for sc in scalers.values()],
+        "z of the most rated film": [sc.transform(extremes)[1, 0] for sc in scalers.values()],
     },
-    index=["RobustScaler (median, IQR)", "StandardScaler (mean, sd)"],
-).round(2)
+    index=list(scalers),
+)
+scaling.round(3)
+
+# %%
+glue("minmax_median", scaling.loc["MinMaxScaler (min, max)", "z of the median row's film"])
+assert scaling.loc["MinMaxScaler (min, max)", "z of the most rated film"] == 1.0
+assert 0 < scaling.loc["MinMaxScaler (min, max)", "z of the median row's film"] < 0.5
+
+# %% [markdown]
+# Min-max scaling puts the median row's film at {glue:text}`minmax_median:.3f` and the
+# most rated film at exactly 1: it keeps the skew of the count as it is, one film sets
+# the top of the range, and a count above the training maximum would fall outside
+# $[0, 1]$. For a long-tailed count, compress it first (log1p) or bucket it.
 
 # %% [markdown]
 # **Bucketing.** `QuantileBucketizer` replaces the count by its training decile, so each
