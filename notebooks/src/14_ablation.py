@@ -468,7 +468,7 @@ print("clear gains:", topn_up, "| clear losses:", topn_down, "| within noise:", 
 # %% [markdown]
 # The ids alone reach NDCG@10 {glue:text}`topn_ids_ndcg:.4f` (spread
 # {glue:text}`topn_ids_ndcg_sd:.4f` between splits), BPR-MF's level in chapter 5, as
-# equation {eq}`eq-ablation-hybrid` says they should. **No group of features is a clear
+# {eq}`eq-ablation-hybrid` says they should. **No group of features is a clear
 # gain for the ranker.** Clear gains: {glue:text}`topn_up`; clear losses:
 # {glue:text}`topn_down`; within noise: {glue:text}`topn_flat`. Every mean gain is
 # smaller than 0.01 in size.
