@@ -124,7 +124,7 @@ for i in (0, 11, 49):
 # %% [markdown]
 # MovieLens writes "Usual Suspects, The"; `item_texts` moves the article back to the
 # front, the way the encoder's training text spells titles. Now the encoder, and
-# equation {eq}`eq-mean-pooling` computed by hand from the transformer's token vectors
+# {eq}`eq-mean-pooling` computed by hand from the transformer's token vectors
 # and compared with the library's `encode`:
 
 # %%
