@@ -18,6 +18,15 @@ class DataValidationError(ValueError):
     """Raised when a data frame or file breaks the contract a function needs.
 
     Subclasses :class:`ValueError` so ``except ValueError`` keeps working.
+
+    Examples
+    --------
+    >>> issubclass(DataValidationError, ValueError)
+    True
+    >>> check_columns(pd.DataFrame({"user_id": [1]}), ["user_id", "item_id"], "train")
+    Traceback (most recent call last):
+    ...
+    recfeat_ref._validation.DataValidationError: train: missing column(s) ['item_id']; the frame has ['user_id']
     """
 
 

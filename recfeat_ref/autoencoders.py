@@ -313,6 +313,16 @@ class IAutoRecConfig:
         None: :func:`~recfeat_ref.training.get_device` chooses.
     progress : bool
         True: a tqdm bar over epochs (pass False inside cross-validation).
+
+    Examples
+    --------
+    >>> cfg = IAutoRecConfig(hidden_dim=250)
+    >>> cfg.hidden_dim, cfg.reg, cfg.optimizer
+    (250, 200.0, 'rprop')
+    >>> IAutoRecConfig(activation="gelu")
+    Traceback (most recent call last):
+    ...
+    ValueError: activation must be one of ['identity', 'relu', 'sigmoid', 'tanh'], got 'gelu'
     """
 
     hidden_dim: int = 500  # the paper's; 250 validated as well in 60 % of the time
@@ -768,6 +778,16 @@ class MultDAEConfig:
         True: a tqdm bar over epochs.
     cpu_threads : int or None
         1: as :class:`~recfeat_ref.training.TrainConfig`: torch threads during ``fit`` on the CPU.
+
+    Examples
+    --------
+    >>> cfg = MultDAEConfig(hidden_dims=(64,))
+    >>> cfg.hidden_dims, cfg.dropout
+    ((64,), 0.5)
+    >>> MultDAEConfig(hidden_dims=())
+    Traceback (most recent call last):
+    ...
+    ValueError: hidden_dims must hold at least one layer size for MultDAE (its code), got ()
     """
 
     hidden_dims: tuple[int, ...] = (200,)  # the paper's Mult-DAE: I -> 200 -> I
@@ -866,6 +886,16 @@ class MultVAEConfig:
         True: a tqdm bar over epochs.
     cpu_threads : int or None
         1: as :class:`~recfeat_ref.training.TrainConfig`: torch threads during ``fit`` on the CPU.
+
+    Examples
+    --------
+    >>> cfg = MultVAEConfig(latent_dim=64)
+    >>> cfg.latent_dim, cfg.beta_cap, cfg.hidden_dims
+    (64, 0.2, ())
+    >>> MultVAEConfig(dropout=1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: dropout must lie in [0, 1), got 1.0
     """
 
     hidden_dims: tuple[int, ...] = ()  # linear; the paper's (600,) validated worse here (table)

@@ -506,7 +506,17 @@ class CTRFeaturizer:
 
 @dataclass(frozen=True, eq=False)
 class CTRData:
-    """What :func:`build_ctr_features` returns: the fitted featurizer and three batches."""
+    """What :func:`build_ctr_features` returns: the fitted featurizer and three batches.
+
+    Examples
+    --------
+    Built by hand from one tiny batch (:func:`build_ctr_features` builds it from the data):
+
+    >>> batch = CTRBatch(torch.tensor([[1, 2], [2, 1]]), torch.zeros(2, 1), torch.tensor([1.0, 0.0]), np.arange(2))
+    >>> data = CTRData(CTRFeaturizer(), train=batch, valid=batch, test=batch)
+    >>> len(data.train), data.valid.pair[1].tolist()
+    (2, [1.0, 0.0])
+    """
 
     featurizer: CTRFeaturizer
     train: CTRBatch
@@ -532,6 +542,20 @@ def build_ctr_features(ml, seed=0, featurizer: CTRFeaturizer | None = None, thre
     CTRData
         ``featurizer`` fitted on the training rows only; ``train``, ``valid``, ``test``
         batches.
+
+    Examples
+    --------
+    Any object with the three MovieLens tables will do; ten ratings split 8/1/1:
+
+    >>> from types import SimpleNamespace
+    >>> ml = SimpleNamespace(
+    ...     ratings=pd.DataFrame({"user_id": [1, 2] * 5, "item_id": [10] * 10, "rating": [5, 2] * 5}),
+    ...     users=pd.DataFrame({"user_id": [1, 2], "age": [17, 40], "gender": ["F", "M"],
+    ...                         "occupation": ["student", "writer"]}),
+    ...     items=pd.DataFrame({"item_id": [10], "year": [1995], "genres": [["Comedy"]]}))
+    >>> data = build_ctr_features(ml, seed=0)
+    >>> len(data.train), len(data.valid), len(data.test), data.train.x_cat.shape[1]
+    (8, 1, 1, 6)
     """
     train, valid, test = ctr_split(ctr_frame(ml, threshold=threshold), seed=seed)
     feat = (featurizer if featurizer is not None else CTRFeaturizer()).fit(train)
@@ -565,6 +589,16 @@ def fit_ctr(model, train: CTRBatch, valid: CTRBatch, *, lr: float = 1e-2, weight
     -------
     Trainer
         The fitted trainer (``model``, ``history_``, ``best_epoch_``, ``predict``).
+
+    Examples
+    --------
+    >>> from recfeat_ref.neural import LogisticRegression, LRConfig
+    >>> x = torch.tensor([[1, 1], [1, 2], [2, 1], [2, 2]])
+    >>> batch = CTRBatch(x, torch.zeros(4, 0), torch.tensor([1.0, 1.0, 0.0, 0.0]), np.arange(4))
+    >>> trainer = fit_ctr(lambda: LogisticRegression(LRConfig(field_dims=(3, 3))), batch, batch,
+    ...                   num_epochs=2, device="cpu")
+    >>> trainer.history_["epoch"].tolist(), "valid_auc" in trainer.history_
+    ([1, 2], True)
     """
     from torch import nn
 

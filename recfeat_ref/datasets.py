@@ -181,6 +181,12 @@ class DataSourceError(RuntimeError):
 
     Corrupted or unverifiable data raise
     :class:`~recfeat_ref._validation.DataValidationError` instead.
+
+    Examples
+    --------
+    >>> err = DataSourceError("no source could deliver ML-100K", reasons={"cache": "no cached copy"})
+    >>> isinstance(err, RuntimeError), err.reasons
+    (True, {'cache': 'no cached copy'})
     """
 
     def __init__(self, message: str, reasons: Mapping[str, str] | None = None):

@@ -71,6 +71,16 @@ class DDPConfig:
         4096: the *global* batch, split between the ranks.
     seed : int
         0: initial weights and the batch order.
+
+    Examples
+    --------
+    >>> cfg = DDPConfig(num_epochs=1)
+    >>> cfg.num_epochs, cfg.n_factors
+    (1, 32)
+    >>> DDPConfig(lr=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: lr must be a finite number > 0, got 0
     """
 
     n_factors: int = 32

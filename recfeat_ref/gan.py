@@ -317,6 +317,16 @@ class CFGANConfig:
         True: a tqdm bar over epochs.
     cpu_threads : int or None
         1: torch threads during ``fit`` on the CPU, as in :class:`~recfeat_ref.mf.BPRConfig`.
+
+    Examples
+    --------
+    >>> cfg = CFGANConfig(noise_dim=8)
+    >>> cfg.noise_dim, cfg.g_hidden, cfg.zr_ratio
+    (8, (128,), 0.1)
+    >>> CFGANConfig(zr_ratio=1.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: zr_ratio must lie in [0, 1], got 1.5
     """
 
     g_hidden: tuple[int, ...] = (128,)  # one hidden layer; (256,) validated worse

@@ -312,6 +312,16 @@ class LightGCNConfig:
         True: a tqdm bar over epochs.
     cpu_threads : int or None
         1: as :class:`~recfeat_ref.training.TrainConfig`: torch threads during ``fit`` on the CPU.
+
+    Examples
+    --------
+    >>> cfg = LightGCNConfig(n_layers=3)
+    >>> cfg.n_layers, cfg.n_factors
+    (3, 64)
+    >>> LightGCNConfig(n_layers=-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_layers must be a non-negative int, got -1
     """
 
     n_factors: int = 64  # as BPRMF and RecBole

@@ -325,7 +325,16 @@ class _Tower(nn.Module):
 
 
 class FeatureTowers(nn.Module):
-    """The user tower and the item tower of :class:`FeatureRanker` (the item side has the biases)."""
+    """The user tower and the item tower of :class:`FeatureRanker` (the item side has the biases).
+
+    Examples
+    --------
+    Without feature tables each tower holds only the ids (the item rows carry a bias column):
+
+    >>> towers = FeatureTowers(3, 4, None, None, FeatureRankerConfig(n_factors=8))
+    >>> towers.users.ids.weight.shape, towers.items.ids.weight.shape
+    (torch.Size([3, 8]), torch.Size([4, 9]))
+    """
 
     def __init__(self, n_users: int, n_items: int, user_features: EntityFeatures | None,
                  item_features: EntityFeatures | None, config: FeatureRankerConfig):
@@ -373,6 +382,16 @@ class FeatureRankerConfig:
         variants should use 5.
     num_epochs, eval_every, k, init_std, seed, device, progress, cpu_threads
         As :class:`~recfeat_ref.mf.BPRConfig`.
+
+    Examples
+    --------
+    >>> cfg = FeatureRankerConfig(fusion="senet")
+    >>> cfg.fusion, cfg.n_factors
+    ('senet', 64)
+    >>> FeatureRankerConfig(fusion="max")
+    Traceback (most recent call last):
+    ...
+    ValueError: fusion must be one of ('sum', 'concat', 'senet', 'attention'), got 'max'
     """
 
     n_factors: int = 64

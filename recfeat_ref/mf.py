@@ -167,6 +167,16 @@ class MFRecommenderConfig:
         None: :func:`~recfeat_ref.training.get_device` chooses.
     progress : bool
         True: a tqdm bar over epochs (pass False inside cross-validation).
+
+    Examples
+    --------
+    >>> cfg = MFRecommenderConfig(n_factors=32)
+    >>> cfg.n_factors, cfg.reg
+    (32, 0.12)
+    >>> MFRecommenderConfig(valid_fraction=1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: valid_fraction must lie in [0, 1), got 1.0
     """
 
     n_factors: int = 64  # 32..128 equal once reg is tuned
@@ -476,6 +486,16 @@ class BPRConfig:
         feedback. 0 stays the default: dropping 10 % / 30 % gave validation NDCG@10
         0.248 / 0.249 against 0.251 (means over 3 seeds, chapter ``13_augmentation``),
         within the seed spread; it only makes epochs shorter.
+
+    Examples
+    --------
+    >>> cfg = BPRConfig(n_factors=32)
+    >>> cfg.n_factors, cfg.lr
+    (32, 0.005)
+    >>> BPRConfig(negatives="hard")
+    Traceback (most recent call last):
+    ...
+    ValueError: negatives must be 'uniform' or 'popularity', got 'hard'
     """
 
     n_factors: int = 64  # 128 no better, twice as slow

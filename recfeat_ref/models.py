@@ -38,6 +38,16 @@ class MLPConfig:
         100, the article's choice of hidden layer width.
     dropout : float
         0.0: the article uses none; raise it if the validation loss turns up early.
+
+    Examples
+    --------
+    >>> cfg = MLPConfig(field_dims=[944, 1683])
+    >>> cfg.field_dims, cfg.hidden_dim
+    ((944, 1683), 100)
+    >>> MLPConfig(field_dims=(1, 5))
+    Traceback (most recent call last):
+    ...
+    ValueError: field_dims: every field needs at least 2 slots (OOV + one value), got (1, 5)
     """
 
     field_dims: tuple[int, ...]
@@ -135,6 +145,16 @@ class MFConfig:
         Initial value of :math:`\\mu`; pass the training mean rating.
     init_std : float
         0.01: small factors so the model starts at the bias-only predictor.
+
+    Examples
+    --------
+    >>> cfg = MFConfig(n_users=944, n_items=1683, n_factors=32)
+    >>> cfg.n_factors, cfg.init_std
+    (32, 0.01)
+    >>> MFConfig(n_users=1, n_items=5)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_users must be >= 2 (OOV slot + one id), got 1
     """
 
     n_users: int

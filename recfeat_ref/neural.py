@@ -123,6 +123,16 @@ class LRConfig:
         of width ``d`` contributes :math:`w^\top x` to the linear part and one field
         vector :math:`W^\top x` (a learned ``d x D`` projection) to the embeddings, so
         FM, DeepFM and DCN-v2 cross it with every other field like a categorical one.
+
+    Examples
+    --------
+    >>> cfg = LRConfig(field_dims=[3, 4], multi_dims=[2])
+    >>> cfg.field_dims, cfg.dense_dims, cfg.n_vectors
+    ((3, 4), (), 3)
+    >>> LRConfig(field_dims=(3,), multi_dims=(0,))
+    Traceback (most recent call last):
+    ...
+    ValueError: multi_dims: every bag needs at least one column, got (0,)
     """
 
     field_dims: tuple[int, ...]
@@ -162,6 +172,16 @@ class FMConfig(LRConfig):
         0.003 between 8 and 32, and one value for all keeps their comparison fair.
     init_std : float
         0.01: small factors, so training starts at the logistic-regression solution.
+
+    Examples
+    --------
+    >>> cfg = FMConfig(field_dims=(3, 4), embed_dim=8)
+    >>> cfg.embed_dim, cfg.init_std
+    (8, 0.01)
+    >>> FMConfig(field_dims=(3, 4), init_std=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: init_std must be > 0, got 0
     """
 
     embed_dim: int = 16  # validation AUC flat for 8..32 on ML-100K
@@ -193,6 +213,16 @@ class DeepFMConfig(FMConfig):
         How several dense blocks (e.g. embeddings of a film from several models) enter:
         "fields": each is one field vector; "attention": they are fused into one vector
         by :class:`AttentionFusion`, with weights that depend on the row.
+
+    Examples
+    --------
+    >>> cfg = DeepFMConfig(field_dims=(3, 4), field_gate="senet")
+    >>> cfg.field_gate, cfg.hidden_dims, cfg.dropout
+    ('senet', (128, 64), 0.2)
+    >>> DeepFMConfig(field_dims=(3, 4), dense_fusion="attention")
+    Traceback (most recent call last):
+    ...
+    ValueError: dense_fusion='attention' needs at least two dense blocks (dense_dims) to fuse
     """
 
     hidden_dims: tuple[int, ...] = (128, 64)  # small data, small tower
@@ -230,6 +260,16 @@ class DCNv2Config(FMConfig):
         outputs are concatenated; "stacked": the deep network reads the cross
         network's output. The paper finds the better one data-dependent; parallel
         was ahead on ML-100K validation in both comparisons we ran (by 0.001-0.002 AUC).
+
+    Examples
+    --------
+    >>> cfg = DCNv2Config(field_dims=(3, 4), hidden_dims=())   # the cross network alone
+    >>> cfg.n_cross, cfg.structure, cfg.hidden_dims
+    (2, 'parallel', ())
+    >>> DCNv2Config(field_dims=(3, 4), structure="serial")
+    Traceback (most recent call last):
+    ...
+    ValueError: structure must be 'stacked' or 'parallel', got 'serial'
     """
 
     n_cross: int = 2  # degree-3 interactions
@@ -264,6 +304,16 @@ class NeuMFConfig:
         0.0: the paper uses none.
     init_std : float
         0.01: the paper's Gaussian initialisation of the embeddings.
+
+    Examples
+    --------
+    >>> cfg = NeuMFConfig(n_users=944, n_items=1683, gmf_dim=8)
+    >>> cfg.gmf_dim, cfg.hidden_dims
+    (8, (64, 32, 16))
+    >>> NeuMFConfig(n_users=944.0, n_items=1683)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_users must be an int >= 2 (OOV slot + one id), got 944.0
     """
 
     n_users: int

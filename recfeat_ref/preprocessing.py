@@ -61,6 +61,16 @@ class NotFittedError(DataValidationError, _SklearnNotFittedError):
     ``except DataValidationError`` catches every data problem of this package)
     and a :class:`sklearn.exceptions.NotFittedError` (so code written for
     scikit-learn transformers keeps working). The message is scikit-learn's.
+
+    Examples
+    --------
+    >>> from recfeat_ref._validation import DataValidationError
+    >>> issubclass(NotFittedError, DataValidationError), issubclass(NotFittedError, ValueError)
+    (True, True)
+    >>> IdEncoder().transform([1])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    recfeat_ref.preprocessing.NotFittedError: This IdEncoder instance is not fitted yet. Call 'fit' with ...
     """
 
 

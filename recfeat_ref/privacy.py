@@ -447,6 +447,14 @@ class Generalisation:
     candidates : pandas.DataFrame
         Every lattice node with its k before suppression, rows suppressed, loss and
         whether it was admissible: the search, for inspection.
+
+    Examples
+    --------
+    >>> users = pd.DataFrame({"age": [21, 23, 24, 22], "gender": ["M", "F", "M", "F"],
+    ...                       "occupation": ["student"] * 4, "zip_code": ["94043", "94041", "94301", "94040"]})
+    >>> g = generalise_users(users, k=2, max_suppression=0.0)
+    >>> g.k, g.suppressed, g.table["zip_code"].tolist()
+    (2, 0, ['94***', '94***', '94***', '94***'])
     """
 
     table: pd.DataFrame
@@ -701,6 +709,16 @@ class DPSGDConfig:
     cpu_threads : int or None
         1: torch threads on the CPU during training (restored afterwards), as
         :class:`~recfeat_ref.training.TrainConfig`.
+
+    Examples
+    --------
+    >>> cfg = DPSGDConfig(noise_multiplier=2.0)
+    >>> cfg.noise_multiplier, cfg.max_grad_norm, cfg.epochs
+    (2.0, 1.0, 4)
+    >>> DPSGDConfig(max_grad_norm=None)
+    Traceback (most recent call last):
+    ...
+    ValueError: max_grad_norm=None (no clipping) is only allowed with noise_multiplier=0
     """
 
     noise_multiplier: float = 1.0
@@ -750,6 +768,14 @@ class DPSGDResult:
     steps : int
         Noisy steps taken.
     config : DPSGDConfig
+
+    Examples
+    --------
+    >>> x = torch.ones(8, 2); y = torch.ones(8)
+    >>> res = train_dp_sgd(nn.Linear(2, 1), lambda out, t: (out.squeeze(-1) - t).pow(2).mean(), [x], y,
+    ...                    sample_rate=0.5, epochs=1, delta=1e-3, progress=False)
+    >>> res.steps, res.history["epoch"].tolist(), res.config.sample_rate
+    (2, [1], 0.5)
     """
 
     history: pd.DataFrame

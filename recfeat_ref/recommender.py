@@ -52,6 +52,16 @@ class Recommender:
     n_users_, n_items_ : int
     fit_seconds_ : float
         Wall time of the last :meth:`fit`.
+
+    Examples
+    --------
+    A concrete subclass, :class:`~recfeat_ref.baselines.Popularity`, on raw ids:
+
+    >>> from recfeat_ref.baselines import Popularity
+    >>> train = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [10, 20, 20], "rating": [4, 5, 3]})
+    >>> model = Popularity().fit(train)
+    >>> isinstance(model, Recommender), model.item_ids_.tolist(), model.score_items([1, 2]).tolist()
+    (True, [10, 20], [[1.0, 2.0], [1.0, 2.0]])
     """
 
     #: Column holding the training target; None for models of implicit feedback.

@@ -288,6 +288,16 @@ class SequentialRecommender(Recommender):
     ``_score_sequences(user_idx, sequences)`` on training user indices (-1: unseen user)
     and item codes ``1..I``; a user whose history holds no known item is scored by
     training popularity.
+
+    Examples
+    --------
+    A concrete subclass, :class:`LastItemNext`, scoring the next item after a new history:
+
+    >>> train = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [5, 6, 5, 6], "timestamp": [1, 2, 1, 2]})
+    >>> model = LastItemNext().fit(train)
+    >>> users, scores = model.score_next(pd.DataFrame({"user_id": [9], "item_id": [5], "timestamp": [1]}))
+    >>> isinstance(model, SequentialRecommender), users.tolist(), model.item_ids_[scores.argmax(axis=1)].tolist()
+    (True, [9], [6])
     """
 
     target_col = None
@@ -768,6 +778,16 @@ class SequenceConfig:
         0.102 for SASRec) at three times the cost per epoch, so the book's CPU path uses 1
         and its GPU path all. For Caser: the examples of the last
         ``max_windows * max_len`` targets of each user.
+
+    Examples
+    --------
+    >>> cfg = SequenceConfig(d=32)
+    >>> cfg.d, cfg.max_len, cfg.max_windows
+    (32, 50, None)
+    >>> SequenceConfig(dropout=1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: dropout must be in [0, 1), got 1.0
     """
 
     d: int = 64
@@ -811,6 +831,16 @@ class GRU4RecConfig(SequenceConfig):
     ----------
     n_layers : int
         1: Hidasi et al. found a single GRU layer best; more layers were not tried here.
+
+    Examples
+    --------
+    >>> cfg = GRU4RecConfig(n_layers=2)
+    >>> cfg.n_layers, cfg.d
+    (2, 64)
+    >>> GRU4RecConfig(n_layers=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_layers must be a positive int, got 0
     """
 
     n_layers: int = 1
@@ -838,6 +868,16 @@ class CaserConfig(SequenceConfig):
         50 in the paper; 64 here to match the other models.
     batch_size : int
         512: one example per position (about 78,000 on ML-100K) instead of per window.
+
+    Examples
+    --------
+    >>> cfg = CaserConfig(L=3)
+    >>> cfg.L, cfg.dropout, cfg.batch_size   # two shared defaults overridden
+    (3, 0.5, 512)
+    >>> CaserConfig(n_v=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_v must be a positive int, got 0
     """
 
     dropout: float = 0.5
@@ -867,6 +907,16 @@ class SASRecConfig(SequenceConfig):
         paper's binary cross-entropy of the positive against one uniformly sampled
         negative. CE won clearly on validation (0.117 against 0.076, table in
         :class:`SequenceConfig`), as Klenitskiy and Vasilev (2023) found on larger data.
+
+    Examples
+    --------
+    >>> cfg = SASRecConfig(n_heads=2)
+    >>> cfg.n_heads, cfg.n_blocks, cfg.loss
+    (2, 2, 'ce')
+    >>> SASRecConfig(n_heads=3)
+    Traceback (most recent call last):
+    ...
+    ValueError: d=64 must be divisible by n_heads=3
     """
 
     n_blocks: int = 2
@@ -906,6 +956,16 @@ class NeuralSequentialRecommender(SequentialRecommender):
         excluded), ``valid_ndcg_at_k``, ``valid_recall_at_k`` (NaN when not evaluated).
     best_epoch_ : int
     item_embeddings_ : (``n_items_``, d) ndarray, row ``j`` = item ``item_ids_[j]``
+
+    Examples
+    --------
+    A concrete subclass, :class:`GRU4Rec`, trained for one epoch:
+
+    >>> train = pd.DataFrame({"user_id": [1] * 4 + [2] * 4, "item_id": [1, 2, 3, 4] * 2,
+    ...                       "timestamp": list(range(4)) * 2})
+    >>> model = GRU4Rec(d=8, max_len=4, num_epochs=1, progress=False, device="cpu").fit(train)
+    >>> isinstance(model, NeuralSequentialRecommender), model.history_["epoch"].tolist(), model.item_embeddings_.shape
+    (True, [1], (4, 8))
     """
 
     config_class = SequenceConfig

@@ -87,6 +87,14 @@ class BehaviorTruth:
         :math:`Q`, row ``i`` for ``item_id == i``.
     affinity : numpy.ndarray, shape (n_users, n_items)
         :math:`A = P Q^\\top`; ``affinity[u, i]`` is the true affinity.
+
+    Examples
+    --------
+    >>> df, truth = make_behavior_data(n_users=5, n_items=7, n_events=50, n_factors=2, return_truth=True)
+    >>> truth.user_factors.shape, truth.item_factors.shape, truth.affinity.shape
+    ((5, 2), (7, 2), (5, 7))
+    >>> bool(np.allclose(truth.affinity, truth.user_factors @ truth.item_factors.T))
+    True
     """
 
     user_factors: np.ndarray

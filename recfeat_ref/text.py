@@ -206,7 +206,15 @@ def item_texts(items: pd.DataFrame, natural_titles: bool = True) -> list[str]:
 
 
 class EncoderUnavailableError(RuntimeError):
-    """Neither the offline package nor the hub could provide the sentence encoder."""
+    """Neither the offline package nor the hub could provide the sentence encoder.
+
+    Examples
+    --------
+    Raised by :func:`load_encoder` when no source works; a :class:`RuntimeError`:
+
+    >>> issubclass(EncoderUnavailableError, RuntimeError)
+    True
+    """
 
 
 def _package_model_dir() -> Path | None:
@@ -696,6 +704,13 @@ class ColdStartSplit:
         Every interaction with a cold item, validation cold items and test cold items.
     cold_valid_items, cold_test_items : numpy.ndarray
         The cold item ids of each part, sorted.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"user_id": np.repeat([1, 2], 10), "item_id": np.tile(np.arange(10), 2)})
+    >>> s = cold_start_split(df, cold_fraction=0.2, seed=0)
+    >>> type(s).__name__, len(s.train) + len(s.valid_warm) + len(s.test_warm) + len(s.valid_cold) + len(s.test_cold)
+    ('ColdStartSplit', 20)
     """
 
     train: pd.DataFrame
@@ -892,6 +907,16 @@ class TextFusedConfig:
     progress : bool
     cpu_threads : int or None
         1, as BPRConfig.
+
+    Examples
+    --------
+    >>> cfg = TextFusedConfig(use_text=False)   # BPR-MF on ids only
+    >>> cfg.use_text, cfg.n_factors, cfg.id_dropout
+    (False, 64, 0.0)
+    >>> TextFusedConfig(id_dropout=1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: id_dropout must lie in [0, 1), got 1.0
     """
 
     n_factors: int = 64

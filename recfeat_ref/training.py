@@ -142,6 +142,16 @@ class TrainConfig:
         The book's models are small, so a second thread buys nothing, and on a shared
         2-core machine (CI, Colab) a busy neighbour process slows multi-threaded epochs
         down a hundredfold (``benchmarks/bench_core.py --busy``). None keeps torch's setting.
+
+    Examples
+    --------
+    >>> cfg = TrainConfig(lr=1e-2, monitor="valid_auc", mode="max")
+    >>> cfg.lr, cfg.mode, cfg.patience
+    (0.01, 'max', 3)
+    >>> TrainConfig(mode="up")
+    Traceback (most recent call last):
+    ...
+    ValueError: mode must be 'min' or 'max', got 'up'
     """
 
     num_epochs: int = 20
@@ -412,6 +422,18 @@ class ImplicitRecommender(Recommender):
     (full catalogue, training items excluded) every ``eval_every`` epochs, early stopping
     after ``patience`` evaluations without improvement, the best weights restored, and
     ``history_`` / ``best_epoch_``. Without ``valid`` all ``num_epochs`` run.
+
+    Examples
+    --------
+    A concrete subclass, :class:`~recfeat_ref.mf.BPRMF`, evaluated on ``valid`` every epoch:
+
+    >>> from recfeat_ref.mf import BPRMF
+    >>> train = pd.DataFrame({"user_id": [1, 1, 2, 3], "item_id": [1, 2, 2, 3]})
+    >>> valid = pd.DataFrame({"user_id": [2], "item_id": [3]})
+    >>> model = BPRMF(n_factors=4, num_epochs=2, eval_every=1, k=2, progress=False,
+    ...               device="cpu").fit(train, valid)
+    >>> isinstance(model, ImplicitRecommender), model.history_.columns.tolist()[-2:]
+    (True, ['valid_ndcg_at_2', 'valid_recall_at_2'])
     """
 
     target_col = None
@@ -499,6 +521,14 @@ def plot_history(history: pd.DataFrame, columns: Sequence[str] | None = None, ax
     Returns
     -------
     matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> history = pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [0.9, 0.7, 0.6], "valid_loss": [0.8, 0.75, 0.74]})
+    >>> ax = plot_history(history, ax=Figure().subplots())
+    >>> ax.get_xlabel(), [line.get_label() for line in ax.get_lines()]
+    ('epoch', ['train_loss', 'valid_loss'])
     """
     import matplotlib.pyplot as plt
 
