@@ -192,6 +192,28 @@ def _check_seed(value) -> None:
         raise ValueError(f"seed must be a non-negative int, got {value!r}")
 
 
+#: The epoch-loop fields of the top-N recommenders' configs (ImplicitRecommender's).
+_LOOP_INTS = ("num_epochs", "batch_size", "eval_every", "patience", "k")
+
+
+def _check_fields(config, positive_ints=(), positive=(), non_negative=(), flags=()) -> None:
+    """The checks config dataclasses share, by field name, then ``cpu_threads`` (None or a
+    positive int) and ``seed`` when the config has them."""
+    for name in positive_ints:
+        _check_positive_int(name, getattr(config, name))
+    for name in positive:
+        _check_positive(name, getattr(config, name))
+    for name in non_negative:
+        _check_non_negative(name, getattr(config, name))
+    for name in flags:
+        if not isinstance(getattr(config, name), bool):
+            raise ValueError(f"{name} must be True or False, got {getattr(config, name)!r}")
+    if getattr(config, "cpu_threads", None) is not None:
+        _check_positive_int("cpu_threads", config.cpu_threads)
+    if hasattr(config, "seed"):
+        _check_seed(config.seed)
+
+
 def _make_config(cls, config, params: dict):
     """``config`` (or the defaults) with ``params`` replaced; unknown names raise naming them."""
     base = cls() if config is None else config

@@ -28,7 +28,12 @@ import pandas as pd
 
 from ._validation import _check_positive_int, check_columns, check_dataframe
 from .ctr import age_bucket, year_bucket
-from .features import QuantileBucketizer, TemporalFeatures, UserItemAggregates
+from .features import (
+    QuantileBucketizer,
+    TargetEncoder,
+    TemporalFeatures,
+    UserItemAggregates,
+)
 
 __all__ = [
     "CTR_CROSSES",
@@ -193,7 +198,8 @@ def entity_tables(users: pd.DataFrame, items: pd.DataFrame, train: pd.DataFrame,
     n_buckets : int, default=10
         Quantile buckets (over the training users, or films) of each number.
     smoothing : float, default=5.0
-        :math:`m` of the smoothed mean rating :math:`(S + m\\bar r)/(n + m)`, as
+        :math:`m` of the smoothed mean rating :math:`(S + m\\bar r)/(n + m)`
+        (:class:`~recfeat_ref.features.TargetEncoder` fitted on all training rows), as
         :class:`~recfeat_ref.features.UserItemAggregates`.
 
     Returns
@@ -224,13 +230,12 @@ def entity_tables(users: pd.DataFrame, items: pd.DataFrame, train: pd.DataFrame,
     check_columns(users, ["user_id", "age", "gender", "occupation"], "entity_tables (users)")
     check_columns(items, ["item_id", "year", "genres"], "entity_tables (items)")
     check_columns(train, ["user_id", "item_id", "rating", "timestamp"], "entity_tables (train)")
-    mean = float(train["rating"].mean())
 
     def stats(key: str, ids: pd.Series) -> pd.DataFrame:
         g = train.groupby(key)
-        s = pd.DataFrame({"count": g.size(), "sum": g["rating"].sum(), "first": g["timestamp"].min(),
-                          "last": g["timestamp"].max()})
-        s["mean"] = (s["sum"] + smoothing * mean) / (s["count"] + smoothing)
+        s = pd.DataFrame({"count": g.size(), "first": g["timestamp"].min(), "last": g["timestamp"].max()})
+        encoder = TargetEncoder(smoothing=smoothing).fit(train[[key]], train["rating"])  # smoothed means
+        s["mean"] = pd.Series(encoder.encodings_[0], index=encoder.categories_[0])
         return s.reindex(ids.to_numpy()).astype(float)  # NaN for ids without training rows
 
     def bucket(values: pd.Series) -> np.ndarray:

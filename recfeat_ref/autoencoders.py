@@ -98,7 +98,9 @@ from torch import nn
 
 from . import DEFAULT_ITEM_COL, DEFAULT_RATING_COL, DEFAULT_USER_COL, metrics
 from ._validation import (
+    _LOOP_INTS,
     DataValidationError,
+    _check_fields,
     _check_non_negative,
     _check_positive,
     _check_positive_int,
@@ -709,20 +711,12 @@ class MultVAENet(nn.Module):
 
 
 def _check_common(cfg) -> None:
-    for name in ("num_epochs", "batch_size", "eval_every", "patience", "k"):
-        _check_positive_int(name, getattr(cfg, name))
     if not (isinstance(cfg.hidden_dims, tuple) and all(isinstance(h, (int, np.integer)) and not isinstance(h, bool)
                                                         and h >= 1 for h in cfg.hidden_dims)):
         raise ValueError(f"hidden_dims must be a tuple of positive ints, got {cfg.hidden_dims!r}")
     if not (_is_number(cfg.dropout) and 0 <= cfg.dropout < 1):
         raise ValueError(f"dropout must lie in [0, 1), got {cfg.dropout!r}")
-    _check_positive("lr", cfg.lr)
-    _check_non_negative("reg", cfg.reg)
-    if cfg.cpu_threads is not None:
-        _check_positive_int("cpu_threads", cfg.cpu_threads)
-    _check_seed(cfg.seed)
-    if not isinstance(cfg.progress, bool):
-        raise ValueError(f"progress must be True or False, got {cfg.progress!r}")
+    _check_fields(cfg, _LOOP_INTS, positive=("lr",), non_negative=("reg",), flags=("progress",))
 
 
 @dataclass(frozen=True)

@@ -76,10 +76,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._validation import (
-    _check_non_negative,
-    _check_positive,
-    _check_positive_int,
-    _check_seed,
+    _LOOP_INTS,
+    _check_fields,
     _is_number,
     _make_config,
 )
@@ -359,22 +357,12 @@ class CFGANConfig:
                 raise ValueError(f"{name} must be a tuple of positive ints, got {value!r}")
         if not isinstance(self.noise_dim, (int, np.integer)) or isinstance(self.noise_dim, bool) or self.noise_dim < 0:
             raise ValueError(f"noise_dim must be a non-negative int, got {self.noise_dim!r}")
-        for name in ("g_steps", "d_steps", "num_epochs", "batch_size", "eval_every", "patience", "k"):
-            _check_positive_int(name, getattr(self, name))
-        for name in ("lr_g", "lr_d"):
-            _check_positive(name, getattr(self, name))
-        for name in ("reg_g", "reg_d", "alpha"):
-            _check_non_negative(name, getattr(self, name))
         for name in ("zr_ratio", "pm_ratio"):
             value = getattr(self, name)
             if not (_is_number(value) and 0 <= value <= 1):
                 raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
-        for name in ("adversarial", "progress"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        if self.cpu_threads is not None:
-            _check_positive_int("cpu_threads", self.cpu_threads)
-        _check_seed(self.seed)
+        _check_fields(self, ("g_steps", "d_steps", *_LOOP_INTS), positive=("lr_g", "lr_d"),
+                      non_negative=("reg_g", "reg_d", "alpha"), flags=("adversarial", "progress"))
 
 
 class CFGAN(ImplicitRecommender):

@@ -63,10 +63,9 @@ import torch
 from torch import nn
 
 from ._validation import (
-    _check_non_negative,
-    _check_positive,
+    _LOOP_INTS,
+    _check_fields,
     _check_positive_int,
-    _check_seed,
     _make_config,
 )
 from .mf import NegativeSampler, bpr_loss
@@ -340,16 +339,9 @@ class LightGCNConfig:
     cpu_threads: int | None = 1
 
     def __post_init__(self):
-        for name in ("n_factors", "num_epochs", "batch_size", "eval_every", "patience", "k"):
-            _check_positive_int(name, getattr(self, name))
         if not isinstance(self.n_layers, (int, np.integer)) or isinstance(self.n_layers, bool) or self.n_layers < 0:
             raise ValueError(f"n_layers must be a non-negative int, got {self.n_layers!r}")
-        _check_positive("lr", self.lr)
-        _check_non_negative("reg", self.reg)
-        _check_positive("init_std", self.init_std)
-        if self.cpu_threads is not None:
-            _check_positive_int("cpu_threads", self.cpu_threads)
-        _check_seed(self.seed)
+        _check_fields(self, ("n_factors", *_LOOP_INTS), positive=("lr", "init_std"), non_negative=("reg",))
 
 
 class LightGCN(ImplicitRecommender):

@@ -54,9 +54,9 @@ import torch
 from torch import nn
 
 from ._validation import (
+    _LOOP_INTS,
     DataValidationError,
-    _check_non_negative,
-    _check_positive,
+    _check_fields,
     _check_positive_int,
     _check_seed,
     _make_config,
@@ -64,7 +64,7 @@ from ._validation import (
     check_columns,
     check_dataframe,
 )
-from .mf import NegativeSampler, bpr_objective
+from .mf import NegativeSampler, _AverageUserFallback, _FactorScores, bpr_objective
 from .neural import AttentionFusion, SENetGate
 from .preprocessing import IdEncoder
 from .recommender import evaluate_topn
@@ -414,20 +414,11 @@ class FeatureRankerConfig:
     def __post_init__(self):
         if self.fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {FUSIONS}, got {self.fusion!r}")
-        for name in ("user_ids", "item_ids"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        for name in ("n_factors", "num_epochs", "batch_size", "eval_every", "patience", "k"):
-            _check_positive_int(name, getattr(self, name))
-        _check_positive("lr", self.lr)
-        _check_non_negative("reg", self.reg)
-        _check_positive("init_std", self.init_std)
-        if self.cpu_threads is not None:
-            _check_positive_int("cpu_threads", self.cpu_threads)
-        _check_seed(self.seed)
+        _check_fields(self, ("n_factors", *_LOOP_INTS), positive=("lr", "init_std"), non_negative=("reg",),
+                      flags=("user_ids", "item_ids"))
 
 
-class FeatureRanker(ImplicitRecommender):
+class FeatureRanker(_AverageUserFallback, _FactorScores, ImplicitRecommender):
     r"""BPR-trained two-tower ranker over feature fields (LightFM-style hybrid factorisation).
 
     :math:`\hat x_{ui} = p_u^\top q_i + b_i`, with :math:`p_u` and :math:`q_i` fused from
@@ -460,7 +451,8 @@ class FeatureRanker(ImplicitRecommender):
 
     Notes
     -----
-    Unseen users are scored as the average training user (as BPR-MF); the
+    Scoring and the fallback are BPR-MF's (:math:`\mu = b_u = 0`). Unseen users are
+    scored as the average training user; the
     :class:`~recfeat_ref.recommender.Recommender` contract ranks training items only.
 
     Shapes
@@ -548,6 +540,7 @@ class FeatureRanker(ImplicitRecommender):
         self.user_factors_ = p.cpu().double().numpy()  # (U, K)
         self.item_factors_ = q.cpu().double().numpy()  # (I, K)
         self.item_bias_ = c.cpu().double().numpy()  # (I,)
+        self.user_bias_, self.global_mean_ = np.zeros(len(self.user_factors_)), 0.0  # as BPR-MF: they cancel
 
     def field_weights(self, side: str = "items") -> pd.DataFrame:
         """The per-entity field weights of a ``"senet"`` or ``"attention"`` model, one column per field.
@@ -611,18 +604,6 @@ class FeatureRanker(ImplicitRecommender):
         finally:
             self.user_factors_, self.item_factors_, self.item_bias_ = saved
         return pd.DataFrame(rows).T.sort_values("importance_mean", ascending=False)
-
-    def _score(self, users, items):
-        return np.einsum("bk,bk->b", self.user_factors_[users], self.item_factors_[items]) + self.item_bias_[items]
-
-    def _score_all(self, users):
-        return self.user_factors_[users] @ self.item_factors_.T + self.item_bias_[None, :]  # (B, I)
-
-    def _fallback(self, users, items):
-        p = np.where((users >= 0)[:, None], self.user_factors_[np.maximum(users, 0)], self.user_factors_.mean(axis=0))
-        q = np.where((items >= 0)[:, None], self.item_factors_[np.maximum(items, 0)], self.item_factors_.mean(axis=0))
-        b = np.where(items >= 0, self.item_bias_[np.maximum(items, 0)], self.item_bias_.mean())
-        return np.einsum("bk,bk->b", p, q) + b
 
     def __repr__(self) -> str:
         u = self.user_features.field_names if self.user_features is not None else []

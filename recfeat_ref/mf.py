@@ -47,7 +47,9 @@ from torch import nn
 
 from . import metrics
 from ._validation import (
+    _LOOP_INTS,
     DataValidationError,
+    _check_fields,
     _check_non_negative,
     _check_positive,
     _check_positive_int,
@@ -92,6 +94,17 @@ class _FactorScores:
     def _score_all(self, users):
         dot = self.user_factors_[users] @ self.item_factors_.T  # (len(users), I)
         return self.global_mean_ + self.user_bias_[users][:, None] + self.item_bias_[None, :] + dot
+
+
+class _AverageUserFallback:
+    """Unseen ids scored as the average training user (item): BPR-MF's rule, shared with the hybrid ranker."""
+
+    def _fallback(self, users, items):
+        p_bar, q_bar = self.user_factors_.mean(0), self.item_factors_.mean(0)  # (K,) the average user and item
+        p = np.where((users >= 0)[:, None], self.user_factors_[np.maximum(users, 0)], p_bar)  # (B, K)
+        q = np.where((items >= 0)[:, None], self.item_factors_[np.maximum(items, 0)], q_bar)  # (B, K)
+        b = np.where(items >= 0, self.item_bias_[np.maximum(items, 0)], self.item_bias_.mean())  # (B,)
+        return np.einsum("bk,bk->b", p, q) + b
 
 
 # --- explicit ratings: biased MF --------------------------------------------------
@@ -523,16 +536,8 @@ class BPRConfig:
             raise ValueError(f"popularity_beta must be a finite number >= 0, got {self.popularity_beta!r}")
         if not (_is_number(self.drop_rate) and 0 <= self.drop_rate < 1):
             raise ValueError(f"drop_rate must lie in [0, 1), got {self.drop_rate!r}")
-        for name in ("n_factors", "num_epochs", "batch_size", "eval_every", "patience", "k"):
-            _check_positive_int(name, getattr(self, name))
-        _check_positive("lr", self.lr)
-        _check_non_negative("reg", self.reg)
-        if not isinstance(self.item_bias, bool):
-            raise ValueError(f"item_bias must be True or False, got {self.item_bias!r}")
-        _check_positive("init_std", self.init_std)
-        if self.cpu_threads is not None:
-            _check_positive_int("cpu_threads", self.cpu_threads)
-        _check_seed(self.seed)
+        _check_fields(self, ("n_factors", *_LOOP_INTS), positive=("lr", "init_std"), non_negative=("reg",),
+                      flags=("item_bias",))
 
 
 class NegativeSampler:
@@ -711,7 +716,7 @@ class _BPRBatch(torch.autograd.Function):
         return grad_P, grad_Q, grad_b, None, None, None, None
 
 
-class BPRMF(_FactorScores, ImplicitRecommender):
+class BPRMF(_AverageUserFallback, _FactorScores, ImplicitRecommender):
     r"""Matrix factorisation trained with Bayesian Personalized Ranking (Rendle et al., 2009).
 
     Every training row is a positive :math:`(u, i)` (ratings, if present, are ignored;
@@ -849,10 +854,3 @@ class BPRMF(_FactorScores, ImplicitRecommender):
         self._run_epochs(epoch, model, lambda: self._export(model))
         self.model_ = model.cpu().eval()
         self._export(self.model_)
-
-    def _fallback(self, users, items):
-        p_bar, q_bar = self.user_factors_.mean(0), self.item_factors_.mean(0)  # (K,) the average user and item
-        p = np.where((users >= 0)[:, None], self.user_factors_[np.maximum(users, 0)], p_bar)  # (B, K)
-        q = np.where((items >= 0)[:, None], self.item_factors_[np.maximum(items, 0)], q_bar)  # (B, K)
-        b = np.where(items >= 0, self.item_bias_[np.maximum(items, 0)], self.item_bias_.mean())  # (B,)
-        return np.einsum("bk,bk->b", p, q) + b

@@ -76,11 +76,10 @@ from recfeat_ref import (
     metrics,
 )
 from recfeat_ref._validation import (
+    _LOOP_INTS,
     DataValidationError,
-    _check_non_negative,
-    _check_positive,
+    _check_fields,
     _check_positive_int,
-    _check_seed,
     _make_config,
     check_columns,
     check_dataframe,
@@ -809,15 +808,9 @@ class SequenceConfig:
     def __post_init__(self):
         if self.max_windows is not None:
             _check_positive_int("max_windows", self.max_windows)
-        for name in ("d", "max_len", "num_epochs", "batch_size", "eval_every", "patience", "k"):
-            _check_positive_int(name, getattr(self, name))
-        _check_positive("lr", self.lr)
-        _check_non_negative("weight_decay", self.weight_decay)
         if not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
-        if self.cpu_threads is not None:
-            _check_positive_int("cpu_threads", self.cpu_threads)
-        _check_seed(self.seed)
+        _check_fields(self, ("d", "max_len", *_LOOP_INTS), positive=("lr",), non_negative=("weight_decay",))
 
 
 @dataclass(frozen=True)

@@ -74,9 +74,9 @@ from torch import nn
 
 from . import DEFAULT_ITEM_COL, DEFAULT_USER_COL, metrics
 from ._validation import (
+    _LOOP_INTS,
     DataValidationError,
-    _check_non_negative,
-    _check_positive,
+    _check_fields,
     _check_positive_int,
     _check_seed,
     _make_config,
@@ -936,19 +936,11 @@ class TextFusedConfig:
     cpu_threads: int | None = 1
 
     def __post_init__(self):
-        for name in ("n_factors", "num_epochs", "batch_size", "eval_every", "patience", "k"):
-            _check_positive_int(name, getattr(self, name))
-        _check_positive("lr", self.lr)
-        _check_non_negative("reg", self.reg)
-        _check_positive("init_std", self.init_std)
-        if not isinstance(self.use_text, bool):
-            raise ValueError(f"use_text must be True or False, got {self.use_text!r}")
         if not (isinstance(self.id_dropout, (int, float)) and not isinstance(self.id_dropout, bool)
                 and 0 <= self.id_dropout < 1):
             raise ValueError(f"id_dropout must lie in [0, 1), got {self.id_dropout!r}")
-        if self.cpu_threads is not None:
-            _check_positive_int("cpu_threads", self.cpu_threads)
-        _check_seed(self.seed)
+        _check_fields(self, ("n_factors", *_LOOP_INTS), positive=("lr", "init_std"), non_negative=("reg",),
+                      flags=("use_text",))
 
 
 class TextFusedNet(nn.Module):
