@@ -31,6 +31,7 @@ __all__ = [
     "binary_cross_entropy_with_logits",
     "bce_grad_logit",
     "article_bce",
+    "article_bce_grad_logit",
 ]
 
 
@@ -185,8 +186,9 @@ def binary_cross_entropy(y, p, eps: float = 1e-12) -> float:
 
     .. math:: L = -\frac{1}{n}\sum_{i=1}^{n} \left[ y_i \log p_i + (1 - y_i) \log(1 - p_i) \right]
 
-    the negative mean log-likelihood of Bernoulli labels. Note the leading minus
-    sign: the source article omits it (see :func:`article_bce`).
+    the negative mean log-likelihood of Bernoulli labels. The minus sign covers both
+    terms: the source article prints it on the first term only (see
+    :func:`article_bce`).
 
     Parameters
     ----------
@@ -252,15 +254,58 @@ def bce_grad_logit(y, z) -> np.ndarray:
 def article_bce(y, p, eps: float = 1e-12) -> float:
     r"""The binary cross-entropy *as printed in the source article* (sign error kept).
 
-    .. math:: L_{\text{article}} = \frac{1}{n}\sum_{i=1}^{n} \left[ y_i \log p_i + (1 - y_i) \log(1 - p_i) \right]
+    Section 4.2 of the article prints, for one example,
+    ``L = -y \log(\hat{p}) + (1 - y) \log(1 - \hat{p})``: the minus sign stands on the
+    first term only, so the second term has the wrong sign. Averaged over a batch
+    (the article prints no sum; the mean is this function's choice, as for
+    :func:`binary_cross_entropy`):
 
-    This is the mean log-*likelihood*, always :math:`\le 0`. Minimising it pushes
-    every prediction away from its label, so it must not be used as a loss; it
-    equals ``-binary_cross_entropy(y, p)``. Kept only for the errata demonstration.
+    .. math:: L_{\text{article}} = \frac{1}{n}\sum_{i=1}^{n} \left[ -y_i \log p_i + (1 - y_i) \log(1 - p_i) \right]
+
+    For a positive example it is the binary cross-entropy; for a negative one it is
+    *minus* the binary cross-entropy, which is lowest when :math:`p_i \to 1`. The
+    formula therefore rewards predicting "liked" for the negatives, and it is
+    unbounded below (:math:`\log(1 - p_i) \to -\infty`). Kept only for the errata
+    demonstration; its gradient is :func:`article_bce_grad_logit`.
 
     Examples
     --------
-    >>> round(article_bce([1, 0], [0.9, 0.1]), 4)   # the sign error: negative
+    >>> round(article_bce([1], [0.9]), 4)   # a positive: the BCE term, -log 0.9
+    0.1054
+    >>> round(article_bce([0], [0.1]), 4)   # a negative: the sign is wrong, log 0.9
     -0.1054
+    >>> article_bce([0], [0.999]) < article_bce([0], [0.1])   # "liked" scores better
+    True
     """
-    return -binary_cross_entropy(y, p, eps=eps)
+    y = _labels01("y", y)
+    p = _as_float("p", p)
+    _same_shape("y", y, "p", p)
+    if np.any((p < 0) | (p > 1)):
+        raise DataValidationError("p: probabilities must lie in [0, 1]")
+    p = np.clip(p, eps, 1 - eps)
+    return float(np.mean(-y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def article_bce_grad_logit(y, z) -> np.ndarray:
+    r"""Gradient of the mean :func:`article_bce` with respect to each logit.
+
+    With :math:`p = \sigma(z)` and :math:`\partial \log \sigma(z) / \partial z = 1 - p`,
+    :math:`\partial \log(1 - \sigma(z)) / \partial z = -p`:
+
+    .. math:: \frac{\partial L_{\text{article}}}{\partial z_i}
+              = \frac{-y_i (1 - p_i) - (1 - y_i)\, p_i}{n}
+              = \begin{cases} (p_i - 1)/n & y_i = 1 \\ -p_i / n & y_i = 0 \end{cases}
+
+    It is never positive, so every gradient-descent step raises every logit. For a
+    positive it equals :func:`bce_grad_logit`; for a negative it is its opposite.
+
+    Examples
+    --------
+    >>> article_bce_grad_logit([1, 0], [0.0, 0.0]).tolist()
+    [-0.25, -0.25]
+    """
+    y = _labels01("y", y)
+    z = _as_float("z", z)
+    _same_shape("y", y, "z", z)
+    p = sigmoid(z)
+    return (-y * (1 - p) - (1 - y) * p) / y.size

@@ -80,8 +80,8 @@ class OneHotMLP(nn.Module):
     rows. The result equals the dense layer (tested) but never builds the
     ``(B, sum(field_dims))`` one-hot matrix (1 GB for ML-100K as float32).
 
-    Returns logits; pair with ``nn.BCEWithLogitsLoss`` (the article's sigmoid +
-    ``BCELoss`` computes the same loss less stably).
+    Returns logits; pair with ``nn.BCEWithLogitsLoss``, as the article's code does
+    (a ``sigmoid`` followed by ``BCELoss`` computes the same loss less stably).
 
     Shapes
     ------

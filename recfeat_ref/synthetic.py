@@ -1,8 +1,9 @@
 """Synthetic behaviour logs in the article's schema, with planted preferences.
 
-The article's running example is an e-commerce event log: who (``user_id``)
-did what (``behavior``: view, cart, purchase, rate) to which item
-(``item_id``) and when (``timestamp``). No public log has exactly that
+The article's running example (its section 4.3) is an e-commerce log of user id,
+item id and behaviour type (browse, purchase, rate) "and so on"; its code reads
+``user_id``, ``item_id`` and ``behavior``. This module generates that schema, with
+two additions of its own: a ``cart`` behaviour and a ``timestamp``. No public log has exactly that
 schema, so this module *generates* one, clearly labelled synthetic
 (``df.attrs["synthetic"] is True``), with a known ground truth that a model
 can be checked against.

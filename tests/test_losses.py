@@ -66,12 +66,34 @@ def test_bce_gradient_is_p_minus_y_over_n(batch):
     np.testing.assert_allclose(losses.bce_grad_logit(y, z), zt.grad.numpy(), rtol=1e-9, atol=1e-15)
 
 
-def test_article_bce_has_the_opposite_sign():
-    y, p = np.array([1.0, 0.0, 1.0]), np.array([0.9, 0.2, 0.6])
-    assert losses.article_bce(y, p) == pytest.approx(-losses.binary_cross_entropy(y, p))
-    assert losses.article_bce(y, p) < 0  # a log-likelihood, not a loss
-    # Minimising the article's formula rewards confident wrong answers:
-    assert losses.article_bce(y, 1 - p) < losses.article_bce(y, p)
+def test_article_bce_is_the_printed_formula():
+    # Section 4.2 prints L = -y log(p) + (1 - y) log(1 - p): the minus on the first term only.
+    y, p = np.array([1.0, 0.0, 1.0, 0.0]), np.array([0.9, 0.2, 0.6, 0.7])
+    printed = np.mean(-y * np.log(p) + (1 - y) * np.log(1 - p))
+    assert losses.article_bce(y, p) == pytest.approx(printed, rel=1e-12)
+    # Positives: the correct BCE term. Negatives: its opposite.
+    assert losses.article_bce([1.0], [0.6]) == pytest.approx(losses.binary_cross_entropy([1.0], [0.6]))
+    assert losses.article_bce([0.0], [0.2]) == pytest.approx(-losses.binary_cross_entropy([0.0], [0.2]))
+    assert losses.article_bce(y, p) != pytest.approx(-losses.binary_cross_entropy(y, p))
+
+
+def test_article_bce_rewards_liked_for_negatives_and_has_no_bottom():
+    values = [losses.article_bce([0.0], [q]) for q in (0.1, 0.5, 0.9, 0.999, 1 - 1e-9)]
+    assert all(a > b for a, b in zip(values, values[1:]))  # lower as p -> 1
+    assert values[-1] < -20  # unbounded below: log(1 - p) -> -inf
+
+
+def test_article_bce_gradient_matches_autograd_and_is_never_positive(batch):
+    y, z = batch
+    zt = torch.tensor(z, requires_grad=True)
+    yt = torch.tensor(y)
+    (-yt * F.logsigmoid(zt) + (1 - yt) * F.logsigmoid(-zt)).mean().backward()
+    grad = losses.article_bce_grad_logit(y, z)
+    np.testing.assert_allclose(grad, zt.grad.numpy(), rtol=1e-9, atol=1e-15)
+    assert np.all(grad <= 0)
+    bce = losses.bce_grad_logit(y, z)
+    np.testing.assert_allclose(grad[y == 1], bce[y == 1])
+    np.testing.assert_allclose(grad[y == 0], -bce[y == 0])
 
 
 @pytest.mark.parametrize(
