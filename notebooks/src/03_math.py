@@ -135,6 +135,61 @@ assert np.allclose(Z, Z_torch, rtol=1e-12, atol=1e-12), (
 print("max |difference|:", np.abs(Z - Z_torch).max())
 
 # %% [markdown]
+# (ch03-article-layer)=
+# ### What the article prints for a layer
+#
+# Section 4.1 of the article writes the last layer of its network as
+#
+# ```{code-block} latex
+# :name: article-4-1-layer
+# :caption: The article's §4.1 layer, verbatim
+# y = \sigma(\boldsymbol{W}_{L} \cdot \boldsymbol{a}_{L-1} + \boldsymbol{b}_{L})
+# ```
+#
+# and says of $\sigma$ that it is the activation, 通常采用 Sigmoid 或 ReLU 函数 ("usually
+# the Sigmoid or ReLU function"). Two things need correcting.
+#
+# * **The output's nonlinearity is fixed by the label, not chosen freely.** The network
+#   is 用于特征提取和分类 ("for feature extraction and classification"), so its output is
+#   a probability, and only the sigmoid (or, for $C$ classes, the softmax) maps a logit
+#   into $(0, 1)$. ReLU belongs in the hidden layers, as the article's own code uses it. A
+#   ReLU output is not a probability: it exceeds 1 for every logit above 1 (and the
+#   "cross-entropy" of such an output is negative, which no probability allows), it is
+#   exactly 0 for every logit at or below 0, where binary cross-entropy is infinite, and
+#   its gradient there is 0, so those examples stop learning. The cell below shows all
+#   three.
+# * **The shapes.** Section 4.2 writes the binary prediction as
+#   $\hat p = \sigma(\boldsymbol{W} \cdot \boldsymbol{x} + \boldsymbol{b})$, with a bold
+#   weight *matrix* and bias *vector*. A single probability needs one output unit
+#   ($h = 1$ in {eq}`eq-math-linear`): a weight vector and a scalar bias,
+#   $\hat p = \sigma(w^\top x + b)$. With a matrix, $\hat p$ would be a vector of $h$
+#   probabilities.
+
+# %%
+z_demo = np.linspace(-3.0, 3.0, 7)  # (7,) logits of the output unit
+y_demo = np.ones_like(z_demo)  # every example is a positive
+z_demo_t = torch.tensor(z_demo, requires_grad=True)
+out_relu = torch.relu(z_demo_t)
+out_relu.sum().backward()
+with np.errstate(divide="ignore"):
+    bce_relu = -np.log(out_relu.detach().numpy())  # BCE of a positive, -log(output)
+pd.DataFrame(
+    {
+        "logit z": z_demo,
+        "sigmoid output": losses.sigmoid(z_demo),
+        "ReLU output": out_relu.detach().numpy(),
+        "BCE with ReLU output (y = 1)": bce_relu,
+        "d ReLU output / dz": z_demo_t.grad.numpy(),
+    }
+).round(3)
+
+# %%
+assert np.all((losses.sigmoid(z_demo) > 0) & (losses.sigmoid(z_demo) < 1))
+assert (out_relu.detach().numpy() > 1).any(), "a ReLU output exceeds 1"
+assert np.isinf(bce_relu[z_demo < 0]).all(), "BCE is infinite at a ReLU output of 0"
+assert (z_demo_t.grad.numpy()[z_demo < 0] == 0).all(), "and its gradient is 0 there"
+
+# %% [markdown]
 # ## Losses as negative log-likelihoods
 #
 # A loss turns the layer's outputs and the labels into one number to minimise. The two
@@ -186,6 +241,47 @@ print(
 )
 
 # %% [markdown]
+# (ch03-article-mse)=
+# ### The article's "MSE" is a half sum
+#
+# Section 4.1 prints its mean squared error as
+#
+# ```{code-block} latex
+# :name: article-4-1-mse
+# :caption: The article's §4.1 "MSE", verbatim
+# L = \frac{1}{2} \sum_{i=1}^{n} (\hat{y}_i - y_i)^2 \quad \text{（MSE）}
+# ```
+#
+# That is half the *sum* of squared errors, $\tfrac{n}{2}\,\mathrm{MSE}$, not the mean
+# {eq}`eq-math-mse`. The factor $\tfrac12$ is harmless (it only cancels the 2 of the
+# derivative); the missing $\tfrac1n$ is not: the loss, and with it every gradient, grows
+# in proportion to the batch size, so a learning rate tuned at one batch size is $k$
+# times too large at $k$ times the batch. (The article also calls $\hat y_i$
+# 模型预测的概率分布, "the probability distribution the model predicts", for both of its
+# losses; in a squared error $\hat y_i$ is a real-valued prediction, such as a rating.)
+# The cell below fits a constant prediction $\hat y_i = b$ to labels that all lie 0.5
+# below it, at two batch sizes, and compares the gradient with respect to $b$.
+
+# %%
+grads = {}
+for n_batch in (10, 1000):
+    y_batch = torch.full((n_batch,), -0.5, dtype=torch.float64)  # (n,) labels
+    b_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)  # y_hat_i = b
+    half_sum = 0.5 * ((b_t - y_batch) ** 2).sum()  # the article's L
+    (half_sum_grad,) = torch.autograd.grad(half_sum, b_t)
+    mean_sq = ((b_t - y_batch) ** 2).mean()  # eq-math-mse
+    (mean_grad,) = torch.autograd.grad(mean_sq, b_t)
+    grads[n_batch] = (half_sum_grad.item(), mean_grad.item())
+    assert np.isclose(half_sum.item(), n_batch / 2 * mean_sq.item())
+pd.DataFrame(grads, index=["dL/db, article's half sum", "dL/db, MSE (mean)"]).rename(
+    columns=lambda n: f"n = {n}"
+)
+
+# %%
+assert np.isclose(grads[1000][0] / grads[10][0], 100), "the half sum's gradient grows with n"
+assert np.isclose(grads[1000][1], grads[10][1]), "the mean's does not"
+
+# %% [markdown]
 # ### Multi-class cross-entropy: a categorical likelihood
 #
 # With $C$ classes, the last layer outputs $C$ logits per example and the softmax turns
@@ -234,6 +330,34 @@ with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
 print(
     f"cross-entropy {ce_ours:.4f} (torch {ce_torch:.4f}); naive softmax-then-log gives {naive}"
 )
+
+# %% [markdown]
+# (ch03-article-ce)=
+# The article prints its cross-entropy as
+#
+# ```{code-block} latex
+# :name: article-4-1-ce
+# :caption: The article's §4.1 cross-entropy, verbatim
+# L = -\sum_{i=1}^{n} y_i \log(\hat{y}_i) \quad \text{（交叉熵损失）}
+# ```
+#
+# It is {eq}`eq-math-ce` only if $y_i$ is read as the one-hot *vector* of example $i$'s
+# class and $y_i \log \hat y_i$ as a sum over the $C$ classes (and without the mean, it
+# again grows with the batch). Read with a scalar 0/1 label, as the binary task of
+# section 4.2 has, every negative example contributes 0, so predicting $\hat y_i = 1$ for
+# everyone scores the best possible value, 0:
+
+# %%
+y_binary = np.array([1.0, 0.0, 0.0, 1.0])  # (n,) scalar labels
+always_liked = np.ones_like(y_binary)  # predict 1 for everyone
+with np.errstate(divide="ignore", invalid="ignore"):
+    literal = -np.sum(y_binary * np.log(always_liked)) + 0.0  # the printed formula, read literally
+one_hot_y = np.column_stack([1 - y_binary, y_binary])  # (n, 2) one-hot classes
+probs = np.column_stack([1 - always_liked, always_liked])  # (n, 2) predicted distributions
+with np.errstate(divide="ignore", invalid="ignore"):
+    per_class = -np.sum(np.where(one_hot_y > 0, one_hot_y * np.log(probs), 0.0))
+print(f"read with scalar labels: L = {literal}; summed over both classes: L = {per_class}")
+assert literal == 0 and np.isinf(per_class)
 
 # %% [markdown]
 # ## Binary cross-entropy, derived
@@ -479,65 +603,94 @@ print(
 )
 
 # %% [markdown]
+# (ch03-article-bce)=
 # ## The source article's sign error
 #
-# The article prints its loss as
+# Section 4.2 of the article sets up the binary task (预测用户是否喜欢某件商品, "predict
+# whether a user likes an item"), writes $\hat p = \sigma(W \cdot x + b)$, and then prints
+# the loss to minimise:
+#
+# ```{code-block} latex
+# :name: article-4-2-bce
+# :caption: The article's §4.2 loss, verbatim
+# L = -y \log(\hat{p}) + (1 - y) \log(1 - \hat{p})
+# ```
+#
+# The minus sign stands on the first term only. The correct loss {eq}`eq-math-bce`
+# negates *both* terms, $-[y \log p + (1 - y)\log(1 - p)]$; in the printed formula the
+# second term has the wrong sign. (It also prints no sum over examples; below we average
+# it over the batch, as {eq}`eq-math-bce` does.) Written as the book writes losses,
 #
 # $$
-# L_{\text{article}} = \frac{1}{n}\sum_{i=1}^{n} \left[ y_i \log p_i + (1 - y_i) \log(1 - p_i) \right],
+# L_{\text{article}} = \frac{1}{n}\sum_{i=1}^{n} \left[ -y_i \log p_i + (1 - y_i) \log(1 - p_i) \right].
 # $$ (eq-math-article)
 #
-# without the leading minus of {eq}`eq-math-bce`. That is the mean *log-likelihood*
-# {eq}`eq-math-loglik`: a quantity that is always $\le 0$ and is to be *maximised*.
-# Minimising it, which is what every optimiser does with a loss, has three consequences:
-#
-# * its gradient with respect to the logit is $-(\sigma(z_i) - y_i)/n$, the exact opposite
-#   of {eq}`eq-math-bce-grad`, so each gradient-descent step moves $p_i$ *away* from $y_i$;
-# * it is pushed lower and lower by predicting labels wrongly with ever more certainty;
-# * it is unbounded below ($\log p_i \to -\infty$ as $p_i \to 0$ for a positive), so descent
-#   never stops: the weights grow without limit.
-#
-# Numbers for a single positive example ($y = 1$) make the first point concrete. The
-# article's value is lowest, so "best", for the prediction that is most wrong.
+# For a positive example ($y_i = 1$) this is the BCE term, $-\log p_i$: correct. For a
+# negative example ($y_i = 0$) it is $+\log(1 - p_i)$, *minus* the BCE term, and that term
+# is lowest when $p_i \to 1$. So the formula scores a negative predicted "liked" with
+# certainty as the best possible prediction, and because $\log(1 - p_i) \to -\infty$ it
+# has no lower bound at all. A small table for one positive and one negative example:
 
 # %%
-p_grid = np.array([0.99, 0.9, 0.5, 0.1, 0.01])
+p_grid = np.array([0.01, 0.1, 0.5, 0.9, 0.99])
 pd.DataFrame(
     {
-        "p (y = 1)": p_grid,
-        "article's L (eq-math-article)": [
-            losses.article_bce([1.0], [q]) for q in p_grid
-        ],
-        "BCE (eq-math-bce)": [
-            losses.binary_cross_entropy([1.0], [q]) for q in p_grid
-        ],
+        "p": p_grid,
+        "article's L, y = 1": [losses.article_bce([1.0], [q]) for q in p_grid],
+        "BCE, y = 1": [losses.binary_cross_entropy([1.0], [q]) for q in p_grid],
+        "article's L, y = 0": [losses.article_bce([0.0], [q]) for q in p_grid],
+        "BCE, y = 0": [losses.binary_cross_entropy([0.0], [q]) for q in p_grid],
     }
 ).round(4)
 
 # %% [markdown]
-# Autograd confirms the sign of the gradient: differentiating the article's formula gives
-# minus `bce_grad_logit`.
+# ### Its gradient with respect to the logit
+#
+# Training follows the gradient, so derive it as we did for {eq}`eq-math-bce-grad`. With
+# $p = \sigma(z)$, $\partial \log \sigma(z) / \partial z = 1 - \sigma(z)$ and
+# $\partial \log(1 - \sigma(z)) / \partial z = -\sigma(z)$, so for one example
+#
+# $$
+# \frac{\partial \ell_{\text{article}}}{\partial z}
+# = -y\,(1 - p) - (1 - y)\,p
+# = \begin{cases} p - 1 & \text{if } y = 1, \\ -p & \text{if } y = 0. \end{cases}
+# $$ (eq-math-article-grad)
+#
+# Compare {eq}`eq-math-bce-grad`, $p - y$: the positives get the same gradient, the
+# negatives the opposite one. Both cases are $\le 0$, so **every gradient-descent step
+# raises every logit**, positives and negatives alike, and the predictions run to
+# $p = 1$: the model learns to say "liked" to everyone. The positives' push fades as
+# their $p \to 1$; the negatives' push grows towards 1 and never stops.
+# `losses.article_bce_grad_logit` computes {eq}`eq-math-article-grad` for the mean loss;
+# autograd on the printed formula must agree, and the gradient must never be positive.
 
 # %%
 z = rng.normal(scale=2.0, size=8)
 y = rng.integers(0, 2, size=8).astype(float)
 z_t, y_t = torch.tensor(z, requires_grad=True), torch.tensor(y)
 article_t = (
-    y_t * F.logsigmoid(z_t) + (1 - y_t) * F.logsigmoid(-z_t)
-).mean()  # eq-math-article
+    -y_t * F.logsigmoid(z_t) + (1 - y_t) * F.logsigmoid(-z_t)
+).mean()  # eq-math-article, with log(1 - sigma(z)) = logsigmoid(-z)
 article_t.backward()
 assert np.isclose(article_t.item(), losses.article_bce(y, losses.sigmoid(z))), (
-    "article_bce disagrees"
+    "article_bce disagrees with the printed formula"
 )
-assert article_t.item() <= 0, "a log-likelihood is never positive"
-assert np.allclose(z_t.grad.numpy(), -losses.bce_grad_logit(y, z)), (
-    "gradient is not minus the BCE gradient"
+grad_article = losses.article_bce_grad_logit(y, z)
+assert np.allclose(z_t.grad.numpy(), grad_article, rtol=1e-10, atol=1e-15), (
+    "eq-math-article-grad disagrees with autograd"
 )
-print(
-    f"article's L = {article_t.item():.4f} <= 0; its gradient is -(sigma(z) - y) / n"
-)
+assert np.all(grad_article <= 0), "the article's gradient is never positive"
+pd.DataFrame(
+    {
+        "y": y,
+        "autograd": z_t.grad.numpy(),
+        "eq-math-article-grad / n": grad_article,
+        "BCE's (p - y) / n": losses.bce_grad_logit(y, z),
+    }
+).round(5)
 
 # %% [markdown]
+# (ch03-article-bce-run)=
 # ### Gradient descent with both formulas, on MovieLens-100K
 #
 # To see the consequence on real data we train the smallest model that shows it: a
@@ -575,112 +728,160 @@ print("fit", X_fit.shape, "eval", X_eval.shape)
 # chain rule through {eq}`eq-math-linear`, $\partial L / \partial w = X^\top \, \partial L / \partial z$
 # and $\partial L / \partial b = \sum_i \partial L / \partial z_i$. The function below
 # takes that logit gradient as an argument, so the same loop runs every loss of this
-# chapter, and it records test accuracy, AUC and log loss before each step.
+# chapter. Before each step it records, on the test rows, the accuracy at the 0.5
+# threshold, the share of ratings predicted "liked", the mean predicted probability and
+# the AUC (computed on the logits, which keep their order after $\sigma$ has rounded them
+# to 1), and, on the rows it is fitted on, the value of the article's formula
+# {eq}`eq-math-article`, computed from the logits so that no clipping hides how low it
+# goes ($\log \sigma(z) = -\log(1 + e^{-z})$, $\log(1 - \sigma(z)) = -\log(1 + e^{z})$).
 
 
 # %%
+def article_loss_from_logits(y, z):
+    """eq-math-article from logits, without clipping: mean of y softplus(-z) - (1-y) softplus(z)."""
+    return float(np.mean(y * np.logaddexp(0, -z) - (1 - y) * np.logaddexp(0, z)))
+
+
 def gradient_descent(grad_logit, b0=0.0, steps=GD_STEPS, lr=GD_LR):
-    """Fit z = X_fit w + b by full-batch gradient descent; return the test metrics per step."""
+    """Fit z = X_fit w + b by full-batch gradient descent; return the metrics per step."""
     w, b = np.zeros(X_fit.shape[1]), b0
     rows = []
     for step in range(steps + 1):
-        p_eval = losses.sigmoid(X_eval @ w + b)  # (n_eval,)
+        z_fit, z_eval = X_fit @ w + b, X_eval @ w + b  # (n_fit,), (n_eval,)
+        p_eval = losses.sigmoid(z_eval)
         rows.append(
             {
                 "step": step,
+                "article's L (fit rows)": article_loss_from_logits(y_fit, z_fit),
+                "share predicted liked": float(np.mean(p_eval >= 0.5)),
+                "mean p": float(p_eval.mean()),
                 "accuracy": metrics.accuracy(
                     y_eval, (p_eval >= 0.5).astype(float)
                 ),
-                "auc": metrics.roc_auc(y_eval, p_eval),
+                "auc": metrics.roc_auc(y_eval, z_eval),
                 "log_loss": metrics.log_loss(y_eval, p_eval),
             }
         )
-        g = grad_logit(y_fit, X_fit @ w + b)  # (n_fit,) dL/dz
+        g = grad_logit(y_fit, z_fit)  # (n_fit,) dL/dz
         w = w - lr * (X_fit.T @ g)  # dL/dw = X^T dL/dz
         b = b - lr * g.sum()  # dL/db = sum_i dL/dz_i
     return pd.DataFrame(rows)
 
 
 # %% [markdown]
-# We run it twice from the same start, once with the BCE gradient and once with the
-# gradient of the article's formula.
+# We run it twice from the same start, once with the BCE gradient {eq}`eq-math-bce-grad`
+# and once with the gradient of the article's formula {eq}`eq-math-article-grad`.
 
 # %%
 runs = {
     "BCE (correct)": gradient_descent(losses.bce_grad_logit),
-    "article's formula": gradient_descent(
-        lambda y, z: -losses.bce_grad_logit(y, z)
-    ),
+    "article's formula": gradient_descent(losses.article_bce_grad_logit),
 }
 pd.concat(
     {
-        name: run.set_index("step").loc[[0, GD_STEPS]]
+        name: run.set_index("step").loc[[0, 1, 10, GD_STEPS]]
         for name, run in runs.items()
     }
 ).round(3)
 
 # %% [markdown]
-# The curves over the steps, for test accuracy and test AUC:
+# The curves over the steps: the value of the article's formula, the mean predicted
+# probability, and the test AUC.
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
 for name, run in runs.items():
-    axes[0].plot(run["step"], run["accuracy"], label=name)
-    axes[1].plot(run["step"], run["auc"], label=name)
-axes[0].axhline(positive_rate, color="grey", ls=":", label="always 'liked'")
+    axes[0].plot(run["step"], run["article's L (fit rows)"], label=name)
+    axes[1].plot(run["step"], run["mean p"], label=name)
+    axes[2].plot(run["step"], run["auc"], label=name)
 axes[0].set(
-    xlabel="gradient-descent step", ylabel="test accuracy", title="Accuracy"
+    xlabel="gradient-descent step",
+    ylabel="article's L on the fit rows",
+    title="The printed loss falls without bound",
 )
-axes[1].axhline(0.5, color="grey", ls=":", label="chance")
-axes[1].set(xlabel="gradient-descent step", ylabel="test AUC", title="AUC")
+axes[1].axhline(positive_rate, color="grey", ls=":", label="positive rate")
+axes[1].set(
+    xlabel="gradient-descent step",
+    ylabel="mean predicted p (test)",
+    title="Every prediction goes to 1",
+)
+axes[2].axhline(0.5, color="grey", ls=":", label="chance")
+axes[2].set(xlabel="gradient-descent step", ylabel="test AUC", title="Ranking")
 for ax in axes:
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=8)
 fig.tight_layout()
 
 # %%
 correct, article = runs["BCE (correct)"], runs["article's formula"]
+loss_article = article["article's L (fit rows)"]
 glue("gd_acc_start", float(correct["accuracy"].iloc[0]))
 glue("gd_acc_correct", float(correct["accuracy"].iloc[-1]))
-glue("gd_acc_article", float(article["accuracy"].iloc[-1]))
-glue("gd_acc_article_min", float(article["accuracy"].min()))
 glue("gd_auc_correct", float(correct["auc"].iloc[-1]))
+glue("gd_acc_article", float(article["accuracy"].iloc[-1]))
+glue("gd_acc_article_max", float(article["accuracy"].max()))
 glue("gd_auc_article", float(article["auc"].iloc[-1]))
+glue("gd_meanp_article", float(article["mean p"].iloc[-1]))
+glue("gd_liked_article", float(article["share predicted liked"].min()))
+glue("gd_loss_article_end", float(loss_article.iloc[-1]))
+glue("gd_loss_article_slope", float(loss_article.iloc[-1] - loss_article.iloc[-2]))
+glue("gd_steps", GD_STEPS)
 
 # %% [markdown]
 # Both runs start from the same model ($w = 0$, $b = 0$: every $p = 0.5$, so every rating
 # is predicted "liked" and the test accuracy is the positive rate,
 # {glue:text}`gd_acc_start:.3f`). With the correct loss the accuracy rises to
-# {glue:text}`gd_acc_correct:.3f` and the AUC to {glue:text}`gd_auc_correct:.3f`. With the
-# article's formula the accuracy falls, to {glue:text}`gd_acc_article_min:.3f` at its
-# lowest, and ends at {glue:text}`gd_acc_article:.3f`, *below* the trivial "always liked"
-# rule; the AUC ends at {glue:text}`gd_auc_article:.3f`, far below chance: the model has
-# learned to rank disliked films above liked ones. (The late rise of its accuracy is not
-# recovery: the bias runs off towards $-\infty$, so in the end it predicts "not liked" for
-# everyone, which is right only for the negative ratings.) The checks below
-# hold each curve to its direction.
+# {glue:text}`gd_acc_correct:.3f` and the AUC to {glue:text}`gd_auc_correct:.3f`.
+#
+# With the article's formula the model does exactly what {eq}`eq-math-article-grad`
+# predicts:
+#
+# * **every prediction goes to 1.** At every step, {glue:text}`gd_liked_article:.3f` of the
+#   test ratings (all of them) are predicted "liked", and the mean predicted probability
+#   ends at {glue:text}`gd_meanp_article:.4f`. The accuracy never leaves the positive
+#   rate: at most {glue:text}`gd_acc_article_max:.3f`, the score of the trivial "always
+#   liked" rule;
+# * **the loss has no bottom.** Its value on the fit rows falls to
+#   {glue:text}`gd_loss_article_end:.1f` after {glue:text}`gd_steps` steps, and it is still
+#   falling by {glue:text}`gd_loss_article_slope:.3f` per step, a straight line: once
+#   $p \approx 1$, each step adds the same amount to the bias and the negatives' term
+#   $\log(1 - p)$ drops by that amount;
+# * **the ranking is inverted.** The test AUC ends at {glue:text}`gd_auc_article:.3f`,
+#   far below chance. The positives' gradient $p - 1$ vanishes as their $p \to 1$, while
+#   the negatives keep pushing their own logits up, so the weights come to favour the
+#   features of the films and users that are *not* liked.
+#
+# The checks below hold each of these to its direction.
 
 # %%
 assert correct["accuracy"].iloc[-1] > correct["accuracy"].iloc[0] + 0.1, (
     "BCE must raise the accuracy"
 )
-assert article["accuracy"].iloc[-1] < article["accuracy"].iloc[0] - 0.05, (
-    "the article's loss must lower it"
+assert correct["auc"].iloc[-1] > 0.7, "BCE must learn to rank"
+assert (article["share predicted liked"] == 1.0).all(), (
+    "the article's formula must predict 'liked' for every test rating"
 )
-assert correct["auc"].iloc[-1] > 0.7 and article["auc"].iloc[-1] < 0.3, (
-    "AUC must move up / down"
+assert article["mean p"].iloc[-1] > 0.999, "its predictions must run to 1"
+assert np.isclose(article["accuracy"], y_eval.mean()).all(), (
+    "its accuracy must stay at the positive rate"
 )
-assert np.isclose(article["accuracy"].iloc[-1], 1 - y_eval.mean()), (
-    "the article's run should end predicting all 0"
+assert (np.diff(loss_article) < 0).all() and loss_article.iloc[-1] < -10, (
+    "the printed loss must keep falling"
 )
+assert article["auc"].iloc[-1] < 0.3, "its ranking must be inverted"
 
 # %% [markdown]
-# The fix is one character: put the minus sign back, as in {eq}`eq-math-bce`. In
-# PyTorch, use `nn.BCEWithLogitsLoss` on the logits, which has it built in.
+# The fix is to let the minus sign cover both terms, as in {eq}`eq-math-bce`. In
+# PyTorch, use `nn.BCEWithLogitsLoss` on the logits, which has it built in; the article's
+# own code in section 5 does exactly that (chapter {doc}`4 <04_article_project>`), so its
+# code is right where its formula is wrong.
 #
+# (ch03-mse-or-bce)=
 # ## MSE or BCE for a binary target?
 #
-# The article's text calls its loss mean squared error, while its code uses binary
+# The article's text and code disagree about the loss. Section 4.3 says
+# 我们使用均方误差（MSE）作为损失函数 ("we use mean squared error (MSE) as the loss
+# function"), while its code in section 5.2 uses `nn.BCEWithLogitsLoss()`, binary
 # cross-entropy. Both can be applied to a 0/1 label: MSE on the probability is
 # $(\sigma(z) - y)^2$, also known as the Brier score {cite}`brier1950verification`. They
 # differ in their gradients. By the chain rule, the MSE gradient with respect to the logit
@@ -927,7 +1128,6 @@ glue("cold_bce_logloss", float(cold_start["BCE"]["log_loss"].iloc[-1]))
 glue("cold_mse_logloss", float(cold_start["MSE"]["log_loss"].iloc[-1]))
 glue("cold_bce_acc", float(cold_start["BCE"]["accuracy"].iloc[-1]))
 glue("cold_mse_acc", float(cold_start["MSE"]["accuracy"].iloc[-1]))
-glue("gd_steps", GD_STEPS)
 assert cold_start["BCE"]["log_loss"].iloc[-1] < 0.7, (
     "BCE must escape the confidently wrong start"
 )
@@ -962,10 +1162,13 @@ assert (
 # * From logits, BCE is $\log(1 + e^{z}) - y z$, computed stably as
 #   $\max(z, 0) - y z + \log(1 + e^{-|z|})$; its gradient is $\sigma(z) - y$, checked against
 #   autograd.
-# * The article's formula lacks the minus sign: it is the log-likelihood. Minimising it
-#   drove the test accuracy of a logistic model on MovieLens-100K from
-#   {glue:text}`gd_acc_start:.3f` to {glue:text}`gd_acc_article:.3f` and its AUC to
-#   {glue:text}`gd_auc_article:.3f`, while the correct loss raised them.
+# * The article's formula puts the minus sign on the first term only
+#   {eq}`eq-math-article`. Its gradient {eq}`eq-math-article-grad` is never positive, so
+#   gradient descent raised every logit: on MovieLens-100K the logistic model predicted
+#   "liked" for every test rating (accuracy {glue:text}`gd_acc_article:.3f`, the positive
+#   rate), its loss fell without bound and its AUC ended at
+#   {glue:text}`gd_auc_article:.3f`, while the correct loss raised the accuracy from
+#   {glue:text}`gd_acc_start:.3f` to {glue:text}`gd_acc_correct:.3f`.
 # * MSE on $\sigma(z)$ has a gradient that vanishes when the model is confidently wrong. On
 #   the article's network trained with Adam it tied with BCE (test AUC
 #   {glue:text}`mse_auc:.4f` against {glue:text}`bce_auc:.4f`), but from a confidently
@@ -1027,29 +1230,32 @@ print("BCE on z equals two-class cross-entropy on (0, z)")
 # %% [markdown]
 # **3. No bottom.** Explain why gradient descent on the article's formula
 # {eq}`eq-math-article` never converges, and demonstrate it: take the logistic model's
-# test features `X_eval`, a weight vector pointing the wrong way, $w = -c\,(1, 1)$, and
-# evaluate the article's $L$ for $c = 1, 10, 100$.
+# test features `X_eval` and a model that predicts "liked" ever more confidently, $w = 0$
+# and a bias $b = c$, and evaluate the article's $L$ for $c = 1, 10, 100$.
 #
 # :::{admonition} Solution
 # :class: dropdown
-# For a positive example the article's term is $\log \sigma(z)$, which tends to $-\infty$
-# as $z \to -\infty$; for a negative example it is $\log(1 - \sigma(z))$, which tends to
-# $-\infty$ as $z \to +\infty$. Any weight vector that puts most examples on the wrong side
-# can be scaled up to make $L$ as negative as we like, so the infimum is $-\infty$ and no
-# minimum exists: each step keeps growing the weights. BCE is bounded below by 0, so
-# descent on it settles.
+# For a negative example the article's term is $+\log(1 - \sigma(z))$, which tends to
+# $-\infty$ as $z \to +\infty$; for a positive example it is $-\log \sigma(z)$, which
+# tends to 0 from above. Raising every logit therefore lowers $L$ without limit, at the
+# rate $\log(1 - \sigma(c)) \approx -c$ times the share of negatives: the infimum is
+# $-\infty$, no minimum exists, and each step keeps growing the bias. BCE is bounded
+# below by 0, so descent on it settles.
 # :::
 #
 # Solution code:
 
 # %%
+negative_share = 1 - y_eval.mean()
 for c in (1, 10, 100):
-    p_wrong = losses.sigmoid(X_eval @ (-c * np.ones(2)))
+    z_liked = X_eval @ np.zeros(2) + c  # (n_eval,): every logit equal to c
+    value = article_loss_from_logits(y_eval, z_liked)
     print(
-        f"c = {c:>3}: article's L = {losses.article_bce(y_eval, p_wrong):9.3f}"
+        f"c = {c:>3}: article's L = {value:9.3f}"
+        f"  (-c x share of negatives = {-c * negative_share:8.3f})"
     )
+assert article_loss_from_logits(y_eval, X_eval @ np.zeros(2) + 100) < -40
 
-# %% [markdown]
 # **4. Where the gradients cross.** For $y = 1$, find the logit at which MSE's gradient
 # magnitude {eq}`eq-math-mse-grad` is largest, and the ratio of BCE's gradient to MSE's at
 # $z = -5$.
