@@ -32,6 +32,7 @@ neural         Logistic regression, FM, DeepFM, DCN-v2, NeuMF; field gates and f
 augment        Negative sampling, implicit-feedback noise, sequence augmentations.
 hybrid         A LightFM-style ranker whose vectors are fused from feature fields.
 ablation       Feature groups for an ablation study; paired gains over seeds.
+stats          The book's one comparison rule: a paired 95 % interval and its verdict.
 interpret      Integrated gradients and permutation importance.
 privacy        Pseudonymisation, k-anonymity, DP-SGD with an RDP accountant, membership inference.
 compression    Quantisation, pruning, distillation, hashed embeddings.
