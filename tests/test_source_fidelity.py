@@ -248,3 +248,19 @@ def test_the_checks_catch_a_misquotation(flat, headings):
     assert _find_in_order(flat, _pieces("其中，\\( \\sigma \\) … 通常采用 Sigmoid 或 ReLU 函数"))
     assert not _find_in_order(flat, _pieces("通常采用 Sigmoid 或 ReLU 函数 … 其中，\\( \\sigma \\)"))  # order
     assert "10." not in headings and headings["9.1."].startswith("大模型")
+
+
+def test_chapter_4_runs_exactly_the_listing_it_shows():
+    """The strings chapter 4 executes as 'the article's code' are the blocks it shows."""
+    shown = {
+        name.removeprefix("article-5-2-"): "\n".join(body)
+        for path, name, body in _article_blocks()
+        if name.startswith("article-5-2-")
+    }
+    source = (ROOT / "notebooks" / "src" / "04_article_project.py").read_text(encoding="utf-8")
+    start = source.index("\nARTICLE = {") + 1
+    namespace: dict = {}
+    exec(source[start : source.index("\n}\n", start) + 2], namespace)
+    executed = {k: v.rstrip("\n") for k, v in namespace["ARTICLE"].items()}
+    assert set(shown) == {"preprocessing", "model", "training", "evaluation"}
+    assert executed == shown

@@ -333,6 +333,8 @@ print(
 
 # %% [markdown]
 # (ch03-article-ce)=
+# #### The article's cross-entropy
+#
 # The article prints its cross-entropy as
 #
 # ```{code-block} latex
