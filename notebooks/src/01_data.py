@@ -5,8 +5,10 @@
 # compared across chapters. This one loads it, checks it, and looks at the properties
 # that shape every recommender built on it: how ratings are distributed, how unevenly
 # attention falls on items (the long tail), how empty the user-item matrix is, and how
-# active users are. The source article's background section states these properties in
-# words; here they are measured.
+# active users are. The source article's §1 (背景介绍, "Background") names none of these
+# properties: it says only that traditional recommenders 在处理大规模数据和复杂用户行为时面临着诸多挑战
+# ("face many challenges when handling large-scale data and complex user behaviour").
+# This chapter measures what that data looks like on a real data set.
 #
 # **You will learn** where MovieLens-100K comes from and on what terms it may be used;
 # how `recfeat_ref.datasets` fetches, verifies and caches it; and which of its

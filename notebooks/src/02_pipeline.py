@@ -1,13 +1,16 @@
 # %% [markdown]
 # # The recommender pipeline and the feature-engineering taxonomy
 #
-# The source article's second section describes a recommender as a pipeline: build a
-# *user profile*, extract *content features*, choose an *algorithm*, and *evaluate* it
-# (with accuracy, recall and F1); and it sorts feature engineering into *selection*,
-# *transformation* and *combination*, alongside cleaning, normalisation and augmentation.
-# This chapter draws both diagrams, then runs every box on MovieLens-100K with the
-# function of `recfeat_ref` that implements it, so the later chapters can be read as
-# refinements of one box each.
+# The source article's §2.1 (推荐系统, "Recommender systems") describes a recommender as
+# four steps, 用户画像构建、内容特征提取、推荐算法选择和推荐结果评估 ("building the user
+# profile, extracting content features, choosing the recommendation algorithm and
+# evaluating the results"), and names accuracy, recall and F1 as the metrics; its §2.2
+# (特征工程, "Feature engineering") sorts feature engineering into *selection*,
+# *transformation* and *combination*. Cleaning, normalisation and augmentation come later,
+# in §3.2 (step 1), as the data preprocessing done 在应用大模型之前 ("before applying the
+# large model"). This chapter draws both diagrams, then runs every box on MovieLens-100K
+# with the function of `recfeat_ref` that implements it, so the later chapters can be read
+# as refinements of one box each.
 #
 # **You will learn** the stages of a recommender pipeline and what each one produces; how
 # to split data so the evaluation is honest; the three families of algorithms the article
@@ -28,8 +31,13 @@ if "google.colab" in sys.modules:
 # %% [markdown]
 # ## The pipeline
 #
-# The article's pipeline, with each box labelled by the `recfeat_ref` function that
-# implements it in this chapter:
+# The flowchart of the article's §2.4 (Mermaid 流程图, "Mermaid flowchart") chains the
+# four steps of §2.1, 用户画像构建 → 内容特征提取 → 推荐算法选择 → 推荐结果评估, and draws
+# feature engineering as a second branch, 特征工程 → 特征选择 → 特征转换 → 特征组合, that
+# never joins the first. This chapter's version adds the steps a run needs around the
+# four (data collection, cleaning, a split, training), with each box labelled by the
+# `recfeat_ref` function that implements it in this chapter (the taxonomy of feature
+# engineering is the second diagram, below):
 #
 # ```{mermaid}
 # flowchart TB
@@ -43,7 +51,7 @@ if "google.colab" in sys.modules:
 #     G --> H["Evaluation<br/>metrics.*"]
 # ```
 #
-# The article's version has no *split* box. It belongs there: every statistic a later box
+# The article's flowchart has no *split* box. It belongs there: every statistic a later box
 # computes (a profile, a vocabulary, a scaler) must come from the training part only, or
 # the evaluation measures memory instead of prediction.
 
@@ -104,6 +112,7 @@ ratings, report = clean_interactions(
 pd.Series(report, name="rows")
 
 # %% [markdown]
+# (ch02-splitting)=
 # ## Splitting
 #
 # A recommender is asked about each user's *unseen* items, so we hold out part of every
@@ -174,10 +183,16 @@ content = genres.assign(year=year_scaler.transform(year)[:, 0])
 content.iloc[:5, -6:].round(3)
 
 # %% [markdown]
+# (ch02-taxonomy)=
 # ## The feature-engineering taxonomy
 #
-# The article sorts feature engineering into three steps and three supporting
-# operations:
+# The article's §2.2 sorts feature engineering into three steps: 特征选择 ("feature
+# selection", by 相关性分析、特征重要性评估, "correlation analysis, feature-importance
+# assessment"), 特征转换 ("feature transformation", by 标准化、归一化、特征缩放,
+# "standardisation, normalisation, feature scaling") and 特征组合 ("feature combination",
+# by 特征交叉、特征融合, "feature crossing, feature fusion"). Its §3.2 (step 1) adds three
+# preprocessing operations, 数据清洗、数据归一化和数据增强 ("data cleaning, data normalisation
+# and data augmentation"); the diagram draws them as supporting operations:
 #
 # ```{mermaid}
 # flowchart TB
@@ -247,7 +262,12 @@ corr.reindex(corr.abs().sort_values(ascending=False).index).head(5).round(3)
 # %% [markdown]
 # ## Choosing an algorithm
 #
-# The article names three families. We run one representative of each, plus the baseline
+# The article's §2.1 names three families, 基于协同过滤、基于内容过滤和基于模型的推荐方法
+# ("collaborative-filtering-based, content-filtering-based and model-based recommendation
+# methods"); its §3.2 (step 4) says that the model-based one means 利用深度学习模型，预测用户对内容的兴趣程度
+# ("using a deep-learning model to predict the user's degree of interest in the content").
+# Here we run a content-based scorer and a model-based collaborative filter (matrix
+# factorisation, not yet a deep model: those come from Chapter 5 on), plus the baseline
 # every recommender must beat:
 #
 # * **popularity**: recommend the films most rated in training, to everyone;
@@ -299,7 +319,9 @@ plot_history(history, title="Biased MF: squared error per epoch");
 # %% [markdown]
 # ## Evaluation, three ways
 #
-# The article evaluates with accuracy, recall and F1. Those are *classification*
+# The article names accuracy, recall and F1 as its metrics (§2.1: 常用的评估指标包括准确率、召回率、F1值等,
+# "the common evaluation metrics include accuracy, recall, F1 and so on"; §4.3 repeats
+# them), although none of its code computes them. Those are *classification*
 # metrics: they suit a yes/no question. A recommender answers three different questions,
 # each with its own metrics:
 #
@@ -347,6 +369,7 @@ assert (
 )
 
 # %% [markdown]
+# (ch02-classification-metrics)=
 # ### Classification: the article's accuracy, recall and F1
 #
 # Turn the predicted rating into a yes/no answer with the same threshold that defines the
@@ -375,6 +398,7 @@ assert classification["ROC-AUC"] > 0.7 and classification["accuracy"] > (
 )
 
 # %% [markdown]
+# (ch02-ranking)=
 # ### Ranking: the top ten
 #
 # For each user, score every film, remove the ones rated in training, keep the ten best,

@@ -1,9 +1,12 @@
 # %% [markdown]
 # # Recommenders side by side
 #
-# The source article names three families of recommendation algorithms,
-# collaborative filtering, content-based filtering and model-based methods, and claims
-# that deep models improve on them. This chapter puts a readable implementation of each
+# The source article names three families of recommendation algorithms (§2.1, and again
+# §3.2 (step 4)): collaborative filtering, content-based filtering and model-based
+# methods. Its §1 claims that large models 能够自动从数据中学习出丰富的特征表示，从而显著提升推荐系统的性能和泛化能力
+# ("can automatically learn rich feature representations from data, and so significantly
+# improve the performance and generalisation of recommender systems"), and gives no
+# measurement. This chapter puts a readable implementation of each
 # family from `recfeat_ref` on MovieLens-100K and compares them under three protocols,
 # each answering a different question:
 #
@@ -79,6 +82,7 @@ ratings = ml.ratings
 # film. Ranking, exclusion of already-rated films, metrics and cross-validation are
 # written once, in the same module, so every model is measured the same way.
 #
+# (ch05-protocol-rating)=
 # ## Protocol 1: rating prediction
 #
 # The task of the Netflix Prize: predict the held-out stars. We cut the 100,000 ratings
@@ -179,6 +183,7 @@ assert 0.935 < rating_table.loc["user + item biases", "rmse_mean"] < 0.955
 assert (rating_table["rmse_std"] < 0.01).all()
 
 # %% [markdown]
+# (ch05-protocol-topn)=
 # ## Protocol 2: top-N recommendation
 #
 # A recommender is judged by the list it shows. We split each user's ratings 8:1:1 at
@@ -252,9 +257,10 @@ assert topn_table.loc["content-based (genres, decade, title)", f"ndcg@{K}"] < to
 # %% [markdown]
 # ## Protocol 3: click-through style prediction with side features
 #
-# The third protocol asks the question behind the article's project and behind most
-# industrial rankers: given a user, a film and everything we know about both, will the
-# user like it (rating >= 4)? Now the models see *side features*: the user's age bucket,
+# The third protocol asks the question behind the article's project (§4.2: 需要预测用户是否喜欢某件商品,
+# "we need to predict whether a user likes an item") and behind most industrial rankers:
+# given a user, a film and everything we know about both, will the user like it
+# (rating >= 4)? Now the models see *side features*: the user's age bucket,
 # gender and occupation, and the film's decade and genres, next to the two ids.
 # `CTRFeaturizer` encodes each field with its own encoder fitted on the training rows
 # (unseen values map to 0), and the genres as a bag.

@@ -1,8 +1,12 @@
 # %% [markdown]
 # # Autoencoders: learning user and item features
 #
-# The source article lists autoencoders among the core deep-learning algorithms for
-# feature engineering. The reason is in their shape: an autoencoder is trained to
+# The source article's abstract promises autoencoders among the 核心算法原理，包括自编码器、生成对抗网络和图神经网络等
+# ("core algorithm principles, including autoencoders, generative adversarial networks
+# and graph neural networks"), but its §3 (核心算法原理 & 具体操作步骤, "Core algorithm
+# principles and concrete steps") never mentions them; they reappear only in §7.3, as the
+# subject of a recommended paper. This chapter supplies what the abstract promises. Why
+# autoencoders belong there is in their shape: an autoencoder is trained to
 # rebuild its input after squeezing it through a layer much narrower than the input
 # {cite}`hinton2006reducing`. Nothing tells that layer what to hold; it has to keep
 # whatever is needed to rebuild the input, and for a user's list of films that is taste:

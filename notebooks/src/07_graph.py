@@ -8,7 +8,9 @@
 # that signal into the model itself: users and films are the nodes of a graph, every
 # interaction is an edge, and each node's representation is built from its neighbours'.
 #
-# This chapter implements LightGCN {cite}`he2020lightgcn`, the simplest graph model that
+# The source article's abstract promises graph neural networks (图神经网络) among its core
+# algorithm principles; its §3 never mentions them, so this chapter supplies what the
+# abstract promises. It implements LightGCN {cite}`he2020lightgcn`, the simplest graph model that
 # works well for recommendation: it keeps only the neighbourhood aggregation of a graph
 # convolutional network {cite}`kipf2017semi`, with no weight matrices and no
 # non-linearity, and trains the node embeddings with the BPR loss of Chapter 5

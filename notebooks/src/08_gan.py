@@ -6,8 +6,10 @@
 # a *discriminator* that tries to tell them from real ones {cite}`goodfellow2014generative`.
 # In images, GANs produced the first strikingly realistic samples. In recommendation the
 # idea became: a generator that produces a user's *preferences*, judged by a
-# discriminator that has seen real users. This chapter builds the best-known such model,
-# CFGAN {cite}`chae2018cfgan`, trains it on MovieLens-100K, watches the adversarial game
+# discriminator that has seen real users. The source article's abstract promises
+# generative adversarial networks (生成对抗网络) among its core algorithm principles; its §3
+# never mentions them, so this chapter supplies what the abstract promises. It builds the
+# best-known such model, CFGAN {cite}`chae2018cfgan`, trains it on MovieLens-100K, watches the adversarial game
 # epoch by epoch, and asks the question every new model must answer: does it beat the
 # plain baselines, and does the adversarial part itself help?
 #

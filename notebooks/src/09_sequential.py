@@ -1,9 +1,12 @@
 # %% [markdown]
 # # Sequence models: RNN, CNN and Transformer for next-item prediction
 #
-# The source article lists CNNs, RNNs and Transformers among the deep models that
-# "extract features automatically". For a recommender the natural input of these
-# architectures is the user's history *in order*: a list of items, oldest first. This
+# The source article's §2.3 and §3.1 list CNNs, RNNs and Transformers as the deep models
+# that, §3.1 says, 通过多层网络结构，能够自动从数据中学习出有效的特征表示 ("through their
+# multi-layer network structure, can automatically learn effective feature representations
+# from data"); it does not say what their input would be in a recommender. There, the
+# natural input of these architectures is the user's history *in order*: a list of
+# items, oldest first. This
 # chapter builds the three classic sequence recommenders on MovieLens-100K, one per
 # architecture, and asks the question every feature must answer: does it beat a simple
 # baseline on held-out data?

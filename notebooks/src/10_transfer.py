@@ -1,11 +1,21 @@
 # %% [markdown]
 # # Transfer learning: a pretrained language model as a feature extractor
 #
-# The source article counts transfer learning (迁移学习) among the ways large models help
-# feature engineering: a model pretrained on a huge corpus already "knows" a lot about
-# the world, so reusing it as a feature extractor should give a recommender better item
-# features than it could learn from its own, much smaller, data. This chapter tests that
-# claim on MovieLens-100K. A pretrained sentence encoder reads one sentence per film
+# The source article's §3.1 counts transfer learning (迁移学习) among the techniques large
+# models rely on: 迁移学习利用预先训练好的模型，在新数据集上进行微调，从而快速提升新任务的性能
+# ("transfer learning takes a pretrained model and fine-tunes it on the new data set, so
+# quickly improving performance on the new task"). Its one example is a CNN pretrained
+# for image classification, 然后在新数据集上进行微调，用于推荐系统的特征提取 ("then
+# fine-tuned on the new data set and used for the recommender's feature extraction"); its
+# §3.3 adds that through transfer learning large models 能够在新数据集上快速适应，提高推荐系统的泛化能力
+# ("can adapt quickly to new data sets and improve the recommender's generalisation").
+# It gives no measurement. This chapter tests the idea on MovieLens-100K, with the other
+# form of transfer, feature extraction, and a pretrained *language* model, since
+# MovieLens films come with text (titles and genres), not images (fine-tuning is
+# exercise 3). The
+# hope: a model pretrained on a huge corpus already "knows" a lot about the world, so its
+# outputs should be better item features than a recommender could learn from its own,
+# much smaller, data. A pretrained sentence encoder reads one sentence per film
 # (title, year, genres) and turns it into a 384-dimensional vector; the encoder's
 # weights stay frozen. We then use those vectors three ways:
 #
@@ -78,6 +88,7 @@ ml = load_movielens_100k(verbose=False)
 ratings, items = ml.ratings, ml.items
 
 # %% [markdown]
+# (ch10-transfer)=
 # ## Transfer learning in one paragraph
 #
 # A model is trained on a *source* task with plenty of data; part of it is reused on a
@@ -122,7 +133,7 @@ for i in (0, 11, 49):
     print(texts[i])
 
 # %% [markdown]
-# MovieLens writes "Usual Suspects, The"; `item_texts` moves the article back to the
+# MovieLens writes "Usual Suspects, The"; `item_texts` moves the "The" back to the
 # front, the way the encoder's training text spells titles. Now the encoder, and
 # {eq}`eq-mean-pooling` computed by hand from the transformer's token vectors
 # and compared with the library's `encode`:
@@ -273,6 +284,7 @@ assert 2 * cb_ndcg < text_ndcg < pop_ndcg < bpr_ndcg
 # who rated what, are far ahead. For films with many ratings, the ratings say more
 # than any description.
 #
+# (ch10-cold-start)=
 # ## (b) Cold-start films
 #
 # Where content should shine is a film nobody has rated yet. `cold_start_split` holds
@@ -432,12 +444,12 @@ assert abs(f.loc["with text", f"warm ndcg@{K}"] - f.loc["ids only (BPR-MF)", f"w
 #
 # ## Discussion
 #
-# * **The article's claim, checked.** Features from a pretrained language model are
+# * **The article's claim, checked.** §3.3 promises better generalisation on new data
+#   from transfer learning. Features from a pretrained language model are
 #   better item features than hand-made ones (a and b), and they make new items
 #   recommendable (b and c). They do not improve recommendations of films that already
 #   have ratings (c); on such films content of any kind is far behind collaborative
-#   filtering (a). "Transfer learning improves recommendations" holds where the
-#   recommender lacks data, not in general.
+#   filtering (a). The claim holds where the recommender lacks data, not in general.
 # * **What the encoder reads is thin.** A title, a year and genres. A plot summary would
 #   give it more to transfer; MovieLens-100K has none, so the numbers here are a lower
 #   bound on what text can do.

@@ -1,10 +1,12 @@
 # %% [markdown]
 # # Feature engineering: selection, transformation, combination
 #
-# The source article lists feature engineering as *selection* (keep the features that
-# matter), *transformation* (reshape them so a model can use them) and *combination*
-# (build new features from several), next to *cleaning*, *normalisation* and
-# *augmentation*. This chapter does each step on MovieLens-100K under the
+# The source article's §2.2 (特征工程, "Feature engineering") lists feature engineering as
+# *selection* (特征选择: keep the features that matter), *transformation* (特征转换: reshape
+# them so a model can use them) and *combination* (特征组合: build new features from
+# several); its §3.2 (step 1) adds the preprocessing done before a large model is applied:
+# *cleaning*, *normalisation* and *augmentation* (数据清洗、数据归一化和数据增强). This
+# chapter does each step on MovieLens-100K under the
 # click-through protocol of the recommenders chapter: every rating is an impression, the
 # label is "liked" ($r \ge 4$), and the rows are split 80/10/10 at random with
 # `recfeat_ref.ctr.ctr_split`. Every transformer comes from `recfeat_ref.features`, every
@@ -102,6 +104,7 @@ pd.Series(clean_report)
 assert clean_report["n_output"] == len(ml.ratings)
 
 # %% [markdown]
+# (ch11-scaling)=
 # ## Transformation and normalisation of numbers
 #
 # Everything below is *fitted on the training rows only* and then applied unchanged to
@@ -193,6 +196,7 @@ like_rate.rename("like rate").round(3).to_frame().transpose()
 assert like_rate.iloc[-1] > like_rate.iloc[0]
 
 # %% [markdown]
+# (ch11-categories)=
 # ## Transformation of categories
 #
 # **Codes with an out-of-vocabulary slot.** `OrdinalEncoder` gives the training values
@@ -435,9 +439,10 @@ crossed = HashingEncoder(n_features=HASH_DIM, crosses=CROSSES, keep_columns=Fals
 # %% [markdown]
 # ## Which groups of features help? A study over seeds
 #
-# Now the question the article's "feature engineering improves the model" should
-# answer with numbers. A fast model, logistic regression, gets the feature groups one
-# after another:
+# Now the question that the article's §2.2 leaves without a number: it says that
+# 特征工程的质量直接影响到推荐系统的性能和效果 ("the quality of feature engineering directly
+# affects the performance and effect of the recommender system"), but not by how much.
+# A fast model, logistic regression, gets the feature groups one after another:
 #
 # 1. **ids**: hashed user and film ids;
 # 2. **+ side**: age bucket, gender, occupation, release decade, genres (hashed);
@@ -701,8 +706,9 @@ assert report.loc["recency_days", "rank_mi"] <= 5 and report.loc["recency_days",
 # %% [markdown]
 # ## Augmentation
 #
-# The article's augmentation, rotating, scaling and cropping, makes new *images* that
-# keep their label; it has no meaning for a table of ratings. Interaction data has its
+# The article's §3.2 (step 1) augments data 通过旋转、缩放、裁剪等操作 ("by rotating,
+# scaling, cropping and similar operations"). Those make new *images* that keep their
+# label; they have no meaning for a table of ratings. Interaction data has its
 # own augmentations (dropping or reordering items of a history, sampling negatives),
 # which another chapter of the book builds.
 #

@@ -2,7 +2,11 @@
 # # Features from deep models
 #
 # The article's central claim is that large (deep) models *learn* the features that
-# hand-made feature engineering used to supply. The previous chapters trained those
+# hand-made feature engineering used to supply: §2.3 says 大模型通过端到端的学习方式，自动从数据中学习出有效的特征表示，无需手动进行特征工程
+# ("large models learn end to end, automatically learning effective feature
+# representations from data, with no need for manual feature engineering"), where §1
+# says 传统推荐系统往往依赖于手工程序提取特征 ("traditional recommenders often rely on
+# hand-written procedures to extract features"). The previous chapters trained those
 # models one by one: matrix factorisation and an autoencoder (chapter 5), a graph
 # network, a sequence model and a pretrained language model (the chapters on deep
 # feature extraction). Each ends with a table of vectors: one per user, one per film.
@@ -183,7 +187,9 @@ def with_sources(batch, rows, sources, names):
 #
 # For each split: fit the sources on its training rows, then DeepFM without any of them
 # (chapter 5's model), with each source alone, and with all of them. With all five,
-# three ways of *combining* them (the article's third step of feature engineering):
+# three ways of *combining* them, the three that the article's §3.2 (step 3) lists under
+# 特征组合 ("feature combination"): 特征拼接 ("concatenation"), 特征加权 ("weighting") and
+# 特征融合 ("fusion"):
 #
 # * **concatenation**: each block is one more field (as above);
 # * **learned field weights**: a squeeze-and-excitation gate {cite}`hu2018squeeze,huang2019fibinet`

@@ -1,13 +1,17 @@
 # %% [markdown]
 # # Data augmentation for interaction data
 #
-# The source article lists data augmentation among the feature-engineering tasks that
-# deep models take over, and illustrates it with rotation, scaling and cropping. Those
-# are *image* augmentations, and they do not transfer to recommendation: they rely on
-# invariances of pictures (a rotated or slightly enlarged cat is still a cat), and an
-# interaction log has no such geometry. A user's set of films cannot be rotated, and a
-# (user, film) pair has no scale to change. The article is right that augmentation is
-# used in recommenders, but its examples are the wrong ones. This chapter shows the
+# The source article's §3.2 (step 1) lists data augmentation among the preprocessing
+# done 在应用大模型之前 ("before applying the large model"), and illustrates it with
+# rotation, scaling and cropping: 通过旋转、缩放、裁剪等操作，增加数据集的多样性，提高模型的泛化能力
+# ("by rotating, scaling, cropping and similar operations, increase the diversity of the
+# data set and improve the model's generalisation"). Those are *image* augmentations,
+# and they do not transfer to recommendation: they rely on invariances of pictures (a
+# rotated or slightly enlarged cat is still a cat), and an interaction log has no such
+# geometry. A user's set of films cannot be rotated, and a (user, film) pair has no
+# scale to change. The article is right that augmentation has a place in a
+# recommender's preprocessing (its §4.3 lists it again, for a log of user behaviour),
+# but its examples are the wrong ones. This chapter shows the
 # augmentations that fit interaction data. It implements them in
 # `recfeat_ref.augment` and measures three on MovieLens-100K: one that hurts, one whose
 # effect is too small to tell from noise, and one that helps.
@@ -83,6 +87,7 @@ seen = pd.concat([train, valid])  # excluded from the test lists
 print(f"train {len(train):,}, valid {len(valid):,}, test {len(test):,} rows")
 
 # %% [markdown]
+# (ch13-what-to-augment)=
 # ## What can be augmented in interaction data
 #
 # Image augmentation adds transformed copies of a training example that keep its
@@ -468,8 +473,9 @@ pd.DataFrame({"original": titles(seq[span]), "reorder": titles(views["reorder (b
 # ## Summary
 #
 # * Image augmentations (rotation, scaling, cropping of pictures) do not apply to
-#   interaction data; the source article's examples are the wrong ones. Interaction data
-#   is augmented by changing the negatives, the positives, or a sequence's items.
+#   interaction data; the source article's examples (§3.2, step 1) are the wrong ones.
+#   Interaction data is augmented by changing the negatives, the positives, or a
+#   sequence's items.
 # * On ML-100K, popularity-weighted negatives made BPR-MF clearly worse for every
 #   $\beta$ tried: they remove the popularity prior that the test part rewards.
 # * Dropping 10-30 % of the positives per epoch changed NDCG@10 by less than the spread

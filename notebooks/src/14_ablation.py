@@ -1,8 +1,11 @@
 # %% [markdown]
 # # The ablation: what each feature and each combination is worth
 #
-# The source article says that feature engineering, selection, transformation and
-# combination, "improves the model", and never says by how much. The last three
+# The source article's §2.2 says that feature engineering, selection, transformation and
+# combination, matters: 特征工程的质量直接影响到推荐系统的性能和效果 ("the quality of
+# feature engineering directly affects the performance and effect of the recommender
+# system"); it never says by how much. Its §2.3 and §3.3 add that a large model needs
+# none of it: 无需手动进行特征工程 ("no need for manual feature engineering"). The last three
 # chapters built the tools: transformers and encoders ({doc}`/notebooks/11_feature_engineering`), embeddings
 # from deep models as features ({doc}`/notebooks/12_deep_features`), augmentation
 # ({doc}`/notebooks/13_augmentation`). This chapter puts a number on each *group* of features and on
@@ -172,6 +175,7 @@ first = prepared[SEEDS[0]]
 print({name: len(first[name]) for name in ("train", "valid", "test")})
 
 # %% [markdown]
+# (ch14-ctr)=
 # ## Click-through: DeepFM
 #
 # The model is chapter 5's DeepFM with its defaults, trained by `fit_ctr` (Adam, early
@@ -350,6 +354,7 @@ assert ctr_gains.loc["all, attention", "within_noise"]
 assert 0.78 < ctr_table.loc["ids", "auc_mean"] < 0.81  # chapter 5's DeepFM range on this task
 
 # %% [markdown]
+# (ch14-topn)=
 # ## Top-N: a hybrid factorisation ranker
 #
 # A ranking model must score *every* film for a user, so its features cannot be
@@ -571,8 +576,9 @@ glue("topn_top_drop", topn_importance["importance_mean"].iloc[0])
 # *over the ids*. With the LightGCN vectors present, the ranker carries through them the
 # taste its id vectors would otherwise hold, so shuffling them hurts; without them the
 # ids learn the same. Reading an importance ranking as the value of a feature is the
-# trap; the article's FAQ lists "feature importance" as an aid to interpretability, and
-# {doc}`/notebooks/15_interpretability` shows what it can and cannot say.
+# trap; the article's §9.4 lists 特征重要性分析 ("feature-importance analysis") as an aid
+# to interpretability, and {doc}`/notebooks/15_interpretability` shows what it can and
+# cannot say.
 #
 # The rest of each ranking is informative. For DeepFM, after the graph vectors come the
 # user's mean rating decile and the user id: whether a user likes a film depends first

@@ -1,10 +1,18 @@
 # %% [markdown]
 # # Interpretability: what the model looks at, and why it recommends
 #
-# The article lists interpretability among the challenges of large models and names two
-# answers: *visualisation* and *feature importance*. This chapter demonstrates both on
-# the click-through model of chapter 5 (DeepFM on ids, demographics, decade and genres)
-# and on the matrix factorisation of the same chapter:
+# The article's §8.3 lists 模型解释性 ("model interpretability") among the challenges of
+# large models, and its §9.4 names two answers. One is 模型可视化 ("model visualisation"),
+# 通过可视化技术，如网络结构图、参数分布图等，展示模型的内部结构和参数关系 ("using
+# visualisation techniques such as network-structure diagrams and parameter-distribution
+# plots to show the model's internal structure and parameter relations"). Such pictures
+# describe the network, not a decision: a diagram of DeepFM's layers is the same for
+# every user, and a histogram of its weights does not say why one film was recommended.
+# The other answer is 特征重要性分析 ("feature-importance analysis"), which does speak to
+# decisions. This chapter computes feature importance two ways, and replaces the
+# article's pictures by a visualisation that can be checked: maps of the learned film
+# vectors. It works on the click-through model of chapter 5 (DeepFM on ids,
+# demographics, decade and genres) and on the matrix factorisation of the same chapter:
 #
 # 1. **Global importance**: which fields does the model rely on? Permutation importance
 #    on held-out rows.
@@ -93,6 +101,7 @@ FIELD_NAMES = [*featurizer.fields, *featurizer.multi_hot]  # one name per field 
 print(f"test AUC {test_auc:.4f}; field groups: {FIELD_NAMES}")
 
 # %% [markdown]
+# (ch15-permutation)=
 # ## Global: permutation importance
 #
 # Shuffle one field's column across the test rows, which keeps its distribution but
@@ -209,6 +218,7 @@ both.round(4)
 # moves single predictions, against how much the ranking quality depends on it) but on
 # this model they tell the same story.
 #
+# (ch15-maps)=
 # ## Visualisation: maps of the film vectors
 #
 # Matrix factorisation {cite}`koren2009matrix` learns a 64-dimensional vector per film.

@@ -2,10 +2,15 @@
 # # Privacy: pseudonymisation, k-anonymity and differential privacy
 #
 # A recommender learns from what people watched, bought and rated: personal data. The
-# source article's FAQ answers "how is user privacy protected?" with three words:
-# *anonymisation, encryption and differential privacy*. Each word names a different
-# tool with a different guarantee, and the FAQ stops before saying what each one protects
-# against. This chapter measures all three on MovieLens-100K.
+# source article's §9.2 asks 如何确保大模型在推荐系统中的数据隐私和安全？ ("How can data
+# privacy and security be ensured for large models in recommender systems?") and answers
+# with three one-line measures: 数据匿名化 ("data anonymisation"), 加密传输与存储
+# ("encrypted transmission and storage") and 隐私保护算法，如差分隐私，以减少模型训练过程中对用户数据的依赖
+# ("privacy-preserving algorithms, such as differential privacy, to reduce the model
+# training's dependence on user data"). Each names a different tool with a different
+# guarantee; the answer does not say what each one protects against, and its one-line
+# account of differential privacy is wrong (section 4). This chapter measures all three
+# on MovieLens-100K.
 #
 # The threat model matters more than the tool. We look at three attackers:
 #
@@ -89,6 +94,7 @@ users = ml.users
 users.head(3)
 
 # %% [markdown]
+# (ch16-pseudonymisation)=
 # ## 1. Pseudonymisation: hashing is not anonymising
 #
 # The most common "anonymisation" in practice replaces a user id by its hash,
@@ -161,6 +167,7 @@ assert pseudo_table["ids reversed"].tolist() == [943, 0, 943]
 # personal data. Second, and worse, a pseudonym hides only the id. The rest of the row
 # still describes the person, which is the subject of the next section.
 #
+# (ch16-k-anonymity)=
 # ## 2. Quasi-identifiers and k-anonymity
 #
 # Sweeney showed that 87% of Americans are unique on (zip code, gender, date of birth)
@@ -357,7 +364,9 @@ film_uniqueness.round(3)
 # Encryption protects data from whoever does not hold the key. That covers data **in
 # transit** (TLS between the app and the server) and **at rest** (encrypted disks and
 # backups, so a stolen backup is useless). Both are necessary, cheap, and standard; they
-# are what the FAQ most likely means. But they protect nothing at the moment that
+# are what §9.2 names: 对用户数据进行加密传输和存储，防止数据在传输和存储过程中被窃取
+# ("encrypt user data in transmission and storage, to prevent it being stolen while
+# transmitted or stored"). But they protect nothing at the moment that
 # matters here: to compute a gradient, the training job decrypts the data, and the model
 # it produces is plain numbers that anyone who can query it can probe (section 5).
 #
@@ -373,6 +382,7 @@ film_uniqueness.round(3)
 # have memorised in the clear. That second question is the one differential privacy
 # answers, which is why federated systems add DP noise on top of secure aggregation.
 #
+# (ch16-dp)=
 # ## 4. Differential privacy and DP-SGD
 #
 # A randomised algorithm $M$ is $(\varepsilon, \delta)$-differentially private
@@ -386,6 +396,13 @@ film_uniqueness.round(3)
 # Whatever the attacker knows, the output barely depends on any one row: small
 # $\varepsilon$, strong privacy; $\delta$ is a small failure probability, set below
 # $1/n$ ({glue:text}`priv_delta:.0e` here, for 80,000 training rows).
+#
+# This is not what the article's §9.2 says differential privacy does. It describes it as
+# a way 以减少模型训练过程中对用户数据的依赖 ("to reduce the model training's dependence on
+# user data"). A differentially private training run uses the same user data as any
+# other and still learns from it what many users have in common; what the definition
+# bounds is how much the *trained model* can change when any *one* row is added or
+# removed, and so how much it can reveal about that row.
 #
 # **DP-SGD** {cite}`abadi2016deep` makes training private. Each step samples a batch
 # $B$ (every row joins with probability $q$), computes each example's gradient $g_i$,

@@ -1,9 +1,19 @@
 # %% [markdown]
 # # Efficiency: compression, GPU training and distributed training
 #
-# The article's answer to the compute cost of large models is twofold: make the model
-# smaller (compression) and spread the work (GPUs, distributed training). This chapter
-# measures both on the click-through model of chapter 5, DeepFM {cite}`guo2017deepfm`:
+# The article's answer to the compute cost of large models (§9.3, 大模型在推荐系统中的计算资源需求如何？,
+# "What are the computing-resource needs of large models in recommender systems?") is
+# twofold: make the model smaller, 通过模型压缩技术，减少模型参数和计算量，降低计算资源需求
+# ("through model-compression techniques, reduce the model's parameters and computation
+# and lower its resource needs"), and spread the work: 采用分布式计算框架，如 TensorFlow 和 PyTorch，将模型训练和推理任务分配到多台服务器上进行，提高计算效率
+# ("adopt distributed computing frameworks, such as TensorFlow and PyTorch, to spread
+# model training and inference over several servers and raise computational
+# efficiency"). TensorFlow and PyTorch are not distributed computing frameworks: they
+# are deep-learning frameworks, each with a module for distributed training (in PyTorch,
+# `torch.distributed` and DistributedDataParallel, used below). The article does not
+# mention GPUs there; its §5.1 only recommends an NVIDIA 显卡 ("graphics card") for the
+# development machine. This chapter measures compression, GPU training and data-parallel
+# training on the click-through model of chapter 5, DeepFM {cite}`guo2017deepfm`:
 #
 # 1. four compression techniques, each with its cost in accuracy and its saving in size
 #    and time, in one table;
@@ -156,6 +166,7 @@ glue("eff_users_sharing", shared / n_users)
 print(f"{shared} of {n_users} users share their row with another user")
 
 # %% [markdown]
+# (ch17-trade-off)=
 # ## The trade-off table
 #
 # All variants side by side on the test rows: parameters, bytes of the saved weights
@@ -224,6 +235,7 @@ fig.tight_layout();
 #   production the trick is used for the long tail of huge vocabularies, not for a
 #   few thousand ids.
 #
+# (ch17-gpu)=
 # ## Training on a GPU
 #
 # Every model in the book trains through `recfeat_ref.training.Trainer` (or the
@@ -258,6 +270,7 @@ glue("eff_gpu_runs", sum("cpu" not in p.stem for p in runs))
 # Number of GPU runs recorded so far: {glue:text}`eff_gpu_runs`. When a GPU machine is
 # available, `python benchmarks/gpu_check.py` adds its column.
 #
+# (ch17-ddp)=
 # ## Data-parallel training
 #
 # With DistributedDataParallel {cite}`li2020pytorch` every process (*rank*) holds a full
