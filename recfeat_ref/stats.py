@@ -34,6 +34,12 @@ method; the interval then covers the sampling of users, not of training runs.
 :func:`units_needed` answers the planning question: how many seeds or folds would
 resolve a difference of a given size and spread.
 
+A comparison is only fair between models trained to convergence: stopped by their
+validation metric, not by their epoch cap. :func:`convergence` reads a fitted model's
+best epoch, cap and patience; :func:`check_converged` tabulates several and raises
+:class:`NotConvergedError` (or warns) for any whose best epoch lies within the patience
+window of its cap, where early stopping could not have acted.
+
 References
 ----------
 Student (1908), "The probable error of a mean", *Biometrika* 6(1).
@@ -50,7 +56,16 @@ from scipy import stats as _scipy_stats
 
 from ._validation import DataValidationError
 
-__all__ = ["PairedComparison", "paired_comparison", "paired_table", "units_needed", "VERDICTS"]
+__all__ = [
+    "PairedComparison",
+    "paired_comparison",
+    "paired_table",
+    "units_needed",
+    "VERDICTS",
+    "NotConvergedError",
+    "convergence",
+    "check_converged",
+]
 
 #: The three verdicts, in the order gain, loss, within noise.
 VERDICTS = ("gain", "loss", "within noise")
@@ -299,3 +314,103 @@ def units_needed(
         if _scipy_stats.t.ppf(1 - alpha / 2, df=n - 1) * sd / np.sqrt(n) < abs(mean):
             return n
     return None
+
+
+class NotConvergedError(RuntimeError):
+    """A reported model's best epoch lies within the patience window of its epoch cap."""
+
+
+def _attr(obj, *names):
+    for name in names:
+        for holder in (obj, getattr(obj, "config", None), getattr(getattr(obj, "trainer_", None), "config", None)):
+            if holder is not None and getattr(holder, name, None) is not None:
+                return getattr(holder, name)
+    return None
+
+
+def convergence(model=None, *, best_epoch=None, num_epochs=None, patience=None, eval_every=None) -> dict:
+    """Whether a fitted model was stopped by validation rather than by its cap.
+
+    Reads ``best_epoch_`` and the config's ``num_epochs``, ``patience`` and
+    ``eval_every`` (1 if absent) from ``model`` (or its ``config``, or its
+    ``trainer_.config``); keyword arguments override them. Epochs count from 1.
+
+    The patience window is ``patience * eval_every`` epochs: a model whose best epoch
+    is later than ``num_epochs - patience * eval_every`` reached its cap before early
+    stopping could act, so its score is that of a truncated run.
+
+    Returns
+    -------
+    dict
+        ``best_epoch``, ``num_epochs``, ``patience``, ``eval_every``, ``converged``.
+
+    Examples
+    --------
+    >>> convergence(best_epoch=12, num_epochs=100, patience=5)["converged"]
+    True
+    >>> convergence(best_epoch=97, num_epochs=100, patience=5)["converged"]
+    False
+    """
+    best = best_epoch if best_epoch is not None else getattr(model, "best_epoch_", None)
+    cap = num_epochs if num_epochs is not None else _attr(model, "num_epochs")
+    pat = patience if patience is not None else _attr(model, "patience")
+    every = eval_every if eval_every is not None else (_attr(model, "eval_every") or 1)
+    for name, value in (("best_epoch", best), ("num_epochs", cap), ("patience", pat)):
+        if value is None:
+            raise DataValidationError(
+                f"convergence: cannot find {name} on {type(model).__name__}; pass {name}=... explicitly"
+            )
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise DataValidationError(f"convergence: {name} must be an integer >= 1, got {value!r}")
+    best, cap, pat, every = int(best), int(cap), int(pat), int(every)
+    if best > cap:
+        raise DataValidationError(f"convergence: best_epoch {best} is after the cap num_epochs={cap}")
+    return {
+        "best_epoch": best,
+        "num_epochs": cap,
+        "patience": pat,
+        "eval_every": every,
+        "converged": best <= cap - pat * every,
+    }
+
+
+def check_converged(models: dict, strict: bool = True) -> pd.DataFrame:
+    """Tabulate :func:`convergence` for named models; raise (or warn) for any stopped by its cap.
+
+    Parameters
+    ----------
+    models : dict
+        ``{name: fitted model}``, or ``{name: dict of convergence's keyword arguments}``.
+    strict : bool, default=True
+        Raise :class:`NotConvergedError` naming the models that are not converged; with
+        ``False``, issue a :class:`UserWarning` instead.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per model: best epoch, cap, patience, eval_every, converged.
+
+    Examples
+    --------
+    >>> check_converged({"a": {"best_epoch": 8, "num_epochs": 50, "patience": 3}})["converged"].tolist()
+    [True]
+    """
+    import warnings
+
+    if not isinstance(models, dict) or not models:
+        raise DataValidationError("check_converged: pass a non-empty dict {name: model}")
+    rows = {
+        name: (convergence(**m) if isinstance(m, dict) else convergence(m)) for name, m in models.items()
+    }
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    capped = table.index[~table["converged"]].tolist()
+    if capped:
+        detail = ", ".join(
+            f"{n} (best epoch {rows[n]['best_epoch']} of {rows[n]['num_epochs']}, patience {rows[n]['patience']})"
+            for n in capped
+        )
+        msg = f"stopped by the epoch cap, not by validation: {detail}; raise num_epochs and refit"
+        if strict:
+            raise NotConvergedError(msg)
+        warnings.warn(msg, UserWarning, stacklevel=2)
+    return table

@@ -93,3 +93,38 @@ def test_paired_table_bad_input():
         paired_table(pd.DataFrame({"a": [1.0, 2.0], "b": [1.0, 2.0]}), reference="z")
     with pytest.raises(DataValidationError, match="at least 2 columns"):
         paired_table(pd.DataFrame({"a": [1.0, 2.0]}), reference="a")
+
+
+def test_convergence_reads_fitted_models_and_flags_the_cap():
+    from types import SimpleNamespace
+
+    from recfeat_ref.stats import NotConvergedError, check_converged, convergence
+
+    fitted = SimpleNamespace(best_epoch_=30, config=SimpleNamespace(num_epochs=30, patience=3, eval_every=1))
+    early = SimpleNamespace(best_epoch_=10, config=SimpleNamespace(num_epochs=60, patience=2, eval_every=5))
+    assert not convergence(fitted)["converged"]
+    assert convergence(early)["converged"]  # 10 + 2 * 5 <= 60
+    assert not convergence(early, best_epoch=51)["converged"]  # the window is patience * eval_every
+    with pytest.raises(NotConvergedError, match=r"capped \(best epoch 30 of 30, patience 3\)"):
+        check_converged({"capped": fitted, "fine": early})
+    with pytest.warns(UserWarning, match="capped"):
+        table = check_converged({"capped": fitted, "fine": early}, strict=False)
+    assert table["converged"].tolist() == [False, True]
+    with pytest.raises(DataValidationError, match="cannot find patience"):
+        convergence(SimpleNamespace(best_epoch_=3, config=SimpleNamespace(num_epochs=9)))
+
+
+def test_convergence_of_a_real_trainer():
+    import torch
+
+    from recfeat_ref.stats import convergence
+    from recfeat_ref.training import TrainConfig, Trainer
+
+    torch.manual_seed(0)
+    x = torch.randn(64, 3)
+    y = (x[:, 0] > 0).float()
+    model = torch.nn.Sequential(torch.nn.Linear(3, 1), torch.nn.Flatten(0))
+    trainer = Trainer(model, torch.nn.BCEWithLogitsLoss(), TrainConfig(num_epochs=4, patience=2, progress=False))
+    trainer.fit(((x,), y), valid=((x,), y))
+    row = convergence(trainer)
+    assert row["num_epochs"] == 4 and row["patience"] == 2 and row["best_epoch"] == trainer.best_epoch_
