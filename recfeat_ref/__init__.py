@@ -5,6 +5,7 @@ from scratch and checked against well-kept libraries.
 
 Modules
 -------
+exceptions     The package's exceptions, in one place, and what each subclasses.
 datasets       MovieLens-100K loader (cached, verified) and the article's
                synthetic behaviour data.
 synthetic      The article's schema as labelled synthetic data.
@@ -22,6 +23,7 @@ baselines      Global mean, user/item biases, popularity.
 knn            Item- and user-based neighbourhood collaborative filtering.
 content        Content-based filtering on genres, decade and title.
 mf             Biased matrix factorisation and BPR-MF recommenders.
+linear         EASE (closed form) and iALS (alternating least squares): strong simple top-N baselines.
 autoencoders   I-AutoRec, Mult-DAE and Mult-VAE.
 graph          LightGCN on the user-item graph.
 gan            CFGAN.

@@ -41,7 +41,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._validation import _check_positive_int, _is_number
+from ._validation import IndexedDataError, _check_positive_int, _is_number
 from .mf import NegativeSampler
 
 __all__ = [
@@ -135,9 +135,10 @@ class PopularityNegativeSampler(NegativeSampler):
         covered = torch.bincount(key_users[drawable[key_items]])  # per user: drawable positives
         full = torch.nonzero(covered >= int(drawable.sum())).flatten()
         if len(full):
-            raise ValueError(
-                f"users {full[:5].tolist()} interacted with every item of non-zero weight, so no "
-                "negative item can be drawn for them; drop these users or use beta=0"
+            raise IndexedDataError(
+                "users {users} interacted with every item of non-zero weight, so no "
+                "negative item can be drawn for them; drop these users or use beta=0",
+                users=full.numpy(),
             )
 
     def _draw(self, n: int, generator: torch.Generator) -> torch.Tensor:

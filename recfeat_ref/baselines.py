@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._validation import check_number
 from .recommender import Recommender
 
 __all__ = ["GlobalMean", "BiasBaseline", "Popularity"]
@@ -65,10 +66,8 @@ class BiasBaseline(Recommender):
     def __init__(self, reg_user: float = 15.0, reg_item: float = 10.0, n_iter: int = 10, **kwargs):
         super().__init__(**kwargs)
         for name, value in (("reg_user", reg_user), ("reg_item", reg_item)):
-            if value < 0:
-                raise ValueError(f"{name} must be >= 0, got {value}")
-        if n_iter < 1:
-            raise ValueError(f"n_iter must be >= 1, got {n_iter}")
+            check_number(name, value, 0)
+        check_number("n_iter", n_iter, 1, integer=True, example=10)
         self.reg_user, self.reg_item, self.n_iter = reg_user, reg_item, n_iter
 
     def _fit(self, users, items, values):

@@ -545,14 +545,16 @@ def build_ctr_features(ml, seed=0, featurizer: CTRFeaturizer | None = None, thre
 
     Examples
     --------
-    Any object with the three MovieLens tables will do; ten ratings split 8/1/1:
+    Any object with the three MovieLens tables will do; ten ratings (each user rates each
+    film once) split 8/1/1:
 
     >>> from types import SimpleNamespace
     >>> ml = SimpleNamespace(
-    ...     ratings=pd.DataFrame({"user_id": [1, 2] * 5, "item_id": [10] * 10, "rating": [5, 2] * 5}),
+    ...     ratings=pd.DataFrame({"user_id": [1, 2] * 5, "item_id": [10, 10, 11, 11, 12, 12, 13, 13, 14, 14],
+    ...                           "rating": [5, 2] * 5}),
     ...     users=pd.DataFrame({"user_id": [1, 2], "age": [17, 40], "gender": ["F", "M"],
     ...                         "occupation": ["student", "writer"]}),
-    ...     items=pd.DataFrame({"item_id": [10], "year": [1995], "genres": [["Comedy"]]}))
+    ...     items=pd.DataFrame({"item_id": [10, 11, 12, 13, 14], "year": [1995] * 5, "genres": [["Comedy"]] * 5}))
     >>> data = build_ctr_features(ml, seed=0)
     >>> len(data.train), len(data.valid), len(data.test), data.train.x_cat.shape[1]
     (8, 1, 1, 6)

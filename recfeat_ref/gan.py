@@ -81,7 +81,7 @@ from ._validation import (
     _is_number,
     _make_config,
 )
-from .training import ImplicitRecommender, seed_everything
+from .training import ImplicitRecommender, _nonfinite_loss, seed_everything
 
 __all__ = [
     "CFGAN",
@@ -481,7 +481,7 @@ class CFGAN(ImplicitRecommender):
                 return None
             return torch.randn(b, cfg.noise_dim, generator=gen).to(device)  # (B, Z)
 
-        def epoch(_):
+        def epoch(epoch_no):
             G.train()
             d_row = {"d_loss": math.nan, "d_real": math.nan, "d_fake": math.nan}
             if D is not None:  # --- D passes: real e_u against masked G(e_u)
@@ -497,7 +497,10 @@ class CFGAN(ImplicitRecommender):
                         opt_d.zero_grad(set_to_none=True)
                         loss.backward()
                         opt_d.step()
-                        d_sum += float(loss.detach()) * len(idx)
+                        value = float(loss.detach())
+                        if not math.isfinite(value):
+                            raise _nonfinite_loss(value, epoch_no, None, None, " (the discriminator's loss)")
+                        d_sum += value * len(idx)
                         real_sum += float(torch.sigmoid(real_logits.detach()).sum())
                         fake_sum += float(torch.sigmoid(fake_logits.detach()).sum())
                 seen = cfg.d_steps * n
@@ -517,7 +520,10 @@ class CFGAN(ImplicitRecommender):
                     opt_g.zero_grad(set_to_none=True)
                     loss.backward()
                     opt_g.step()
-                    g_sum += float(loss.detach()) * len(idx)
+                    value = float(loss.detach())
+                    if not math.isfinite(value):
+                        raise _nonfinite_loss(value, epoch_no, None, None, " (the generator's loss)")
+                    g_sum += value * len(idx)
                     zr_sum += float(_zr_term(r_hat.detach(), zr)) * len(idx)
             return {"g_loss": g_sum / (cfg.g_steps * n), "zr_loss": zr_sum / (cfg.g_steps * n), **d_row}
 

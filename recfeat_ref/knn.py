@@ -108,7 +108,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ._validation import DataValidationError
+from ._validation import DataValidationError, _preview
 from .baselines import BiasBaseline
 from .recommender import Recommender
 
@@ -181,11 +181,14 @@ class _NeighbourhoodKNN(Recommender):
 
     # -- fitting ---------------------------------------------------------------------
     def _fit(self, users, items, values):
-        n_pairs = len(np.unique(users * self.n_items_ + items))
+        keys = users * self.n_items_ + items
+        n_pairs = len(np.unique(keys))
         if n_pairs < len(users):
+            dup = pd.Series(keys).duplicated().to_numpy()
+            pairs = list(dict.fromkeys(zip(self.user_ids_[users[dup]].tolist(), self.item_ids_[items[dup]].tolist())))
             raise DataValidationError(
-                f"train: {len(users) - n_pairs} rows repeat a ({self.user_col}, {self.item_col}) pair; "
-                "a neighbourhood model needs one rating per pair: deduplicate with "
+                f"train: {len(users) - n_pairs} rows repeat a ({self.user_col}, {self.item_col}) pair, e.g. "
+                f"{_preview(pairs)}; a neighbourhood model needs one rating per pair: deduplicate with "
                 "recfeat_ref.preprocessing.clean_interactions(keep='last')"
             )
         # Biases on the training indices themselves (ids 0..n-1), so index j of

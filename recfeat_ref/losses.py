@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import DataValidationError
+from ._validation import _as_float_array, _preview, check_finite_array
+from .exceptions import DataValidationError
 
 __all__ = [
     "linear_forward",
@@ -35,13 +36,37 @@ __all__ = [
 ]
 
 
+def _as_numeric(name: str, x) -> np.ndarray:
+    """``x`` as a float64 array; text or other non-numbers raise naming ``name`` and the values."""
+    return _as_float_array(x, name)
+
+
 def _as_float(name: str, x) -> np.ndarray:
-    arr = np.asarray(x, dtype=np.float64)
-    if arr.size == 0:
-        raise DataValidationError(f"{name}: empty input")
-    if not np.all(np.isfinite(arr)):
-        raise DataValidationError(f"{name}: contains NaN or infinite values")
-    return arr
+    """``x`` as a non-empty, finite float64 array; raise naming ``name``, the values and positions."""
+    return check_finite_array(x, name)
+
+
+def _check_probabilities(name: str, p: np.ndarray) -> None:
+    bad = (p < 0) | (p > 1)
+    if bad.any():
+        raise DataValidationError(
+            f"{name}: probabilities must lie in [0, 1], found {_preview(np.unique(p[bad]).tolist())}; "
+            "if these are logits, use binary_cross_entropy_with_logits (or apply sigmoid first)"
+        )
+
+
+def _class_labels(name: str, labels, n_classes: int) -> np.ndarray:
+    """Integer class indices in ``[0, n_classes)``; floats must be whole numbers, text raises."""
+    y = _as_float(name, labels)
+    frac = y != np.round(y)
+    if frac.any():
+        raise DataValidationError(
+            f"{name}: class labels must be whole numbers (indices in [0, {n_classes})), found "
+            f"{_preview(np.unique(y[frac]).tolist())} at positions {_preview(np.flatnonzero(frac).tolist())}; "
+            "pass integer class indices, e.g. np.asarray(labels, dtype=int) if they are whole, "
+            "or use binary_cross_entropy for probabilities"
+        )
+    return y.astype(np.int64)
 
 
 def _same_shape(a_name: str, a: np.ndarray, b_name: str, b: np.ndarray) -> None:
@@ -53,7 +78,10 @@ def _labels01(name: str, y) -> np.ndarray:
     arr = _as_float(name, y)
     bad = ~np.isin(arr, (0.0, 1.0))
     if bad.any():
-        raise DataValidationError(f"{name}: labels must be 0 or 1, found {np.unique(arr[bad])[:5]}")
+        raise DataValidationError(
+            f"{name}: labels must be 0 or 1, found {_preview(np.unique(arr[bad]).tolist())}; "
+            "binarise first, e.g. (rating >= 4).astype(int)"
+        )
     return arr
 
 
@@ -100,7 +128,7 @@ def relu(z) -> np.ndarray:
     >>> relu([-1.0, 2.0]).tolist()
     [0.0, 2.0]
     """
-    return np.maximum(np.asarray(z, dtype=np.float64), 0.0)
+    return np.maximum(_as_numeric("z", z), 0.0)
 
 
 def sigmoid(z) -> np.ndarray:
@@ -114,7 +142,7 @@ def sigmoid(z) -> np.ndarray:
     >>> sigmoid([0.0]).tolist()
     [0.5]
     """
-    z = np.asarray(z, dtype=np.float64)
+    z = _as_numeric("z", z)
     out = np.empty_like(z)
     pos = z >= 0
     out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
@@ -131,7 +159,9 @@ def softmax(z, axis: int = -1) -> np.ndarray:
     >>> softmax([0.0, 0.0]).tolist()
     [0.5, 0.5]
     """
-    z = np.asarray(z, dtype=np.float64)
+    z = _as_numeric("z", z)
+    if z.size == 0:
+        raise DataValidationError("z: empty input")
     e = np.exp(z - z.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
@@ -171,8 +201,10 @@ def cross_entropy(labels, logits) -> float:
     0.1269
     """
     z = _as_float("logits", logits)
-    y = np.asarray(labels)
-    if z.ndim != 2 or y.shape != (z.shape[0],):
+    if z.ndim != 2:
+        raise DataValidationError(f"logits: expected shape (n, C), got {z.shape}; one row of class scores per example")
+    y = _class_labels("labels", labels, z.shape[1])
+    if y.shape != (z.shape[0],):
         raise DataValidationError(f"expected labels (n,) and logits (n, C); got {y.shape}, {z.shape}")
     if y.min() < 0 or y.max() >= z.shape[1]:
         raise DataValidationError(f"labels must lie in [0, {z.shape[1]}), found {y.min()}..{y.max()}")
@@ -205,8 +237,7 @@ def binary_cross_entropy(y, p, eps: float = 1e-12) -> float:
     y = _labels01("y", y)
     p = _as_float("p", p)
     _same_shape("y", y, "p", p)
-    if np.any((p < 0) | (p > 1)):
-        raise DataValidationError("p: probabilities must lie in [0, 1]")
+    _check_probabilities("p", p)
     p = np.clip(p, eps, 1 - eps)
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
@@ -280,8 +311,7 @@ def article_bce(y, p, eps: float = 1e-12) -> float:
     y = _labels01("y", y)
     p = _as_float("p", p)
     _same_shape("y", y, "p", p)
-    if np.any((p < 0) | (p > 1)):
-        raise DataValidationError("p: probabilities must lie in [0, 1]")
+    _check_probabilities("p", p)
     p = np.clip(p, eps, 1 - eps)
     return float(np.mean(-y * np.log(p) + (1 - y) * np.log(1 - p)))
 

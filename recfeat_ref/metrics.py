@@ -49,10 +49,12 @@ import scipy.sparse as sp
 
 from recfeat_ref import DEFAULT_ITEM_COL, DEFAULT_USER_COL
 from recfeat_ref._validation import _preview
+from recfeat_ref.exceptions import InvalidParameterError
 from recfeat_ref._validation import (
     DataValidationError,
     check_binary,
     check_columns,
+    check_finite_array,
     check_dataframe,
     check_no_nan,
     check_probability,
@@ -104,7 +106,8 @@ def _labels_pair(y_true, y_pred, pred_name: str = "y_pred") -> tuple[np.ndarray,
 
 
 def _check_zero_division(zero_division: float) -> float:
-    if not (zero_division in (0, 1) or np.isnan(zero_division)):
+    numeric = isinstance(zero_division, (int, float, np.integer, np.floating)) and not isinstance(zero_division, bool)
+    if not numeric or not (zero_division in (0, 1) or np.isnan(zero_division)):
         raise DataValidationError(
             f"zero_division={zero_division!r} is invalid; use 0.0 (the default), 1.0 or np.nan"
         )
@@ -468,7 +471,7 @@ def _to_numpy(x) -> np.ndarray:
 
 def _check_k(k, width: int, what: str) -> int:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise TypeError(f"k must be an integer, got {k!r} ({type(k).__name__})")
+        raise InvalidParameterError(f"k must be an integer, got {k!r} ({type(k).__name__}); pass e.g. k=10")
     if k < 1:
         raise DataValidationError(f"k={k} is invalid; k must be at least 1")
     if k > width:
@@ -1179,11 +1182,7 @@ def intra_list_diversity(topk, item_features, k: int = 10) -> float:
         raise DataValidationError(
             f"item_features: expected a 2-D array (n_items, d), got shape {feats.shape}"
         )
-    feats = np.asarray(feats, dtype=np.float64)
-    if not np.isfinite(feats).all():
-        raise DataValidationError(
-            "item_features: contains NaN or infinite values; impute them first"
-        )
+    feats = check_finite_array(feats, "item_features")
     _check_items_in_catalogue(top, feats.shape[0], "item_features")
     norms = np.linalg.norm(feats, axis=1)                            # (I,)
     zero = np.unique(top[norms[top] == 0])

@@ -49,6 +49,7 @@ from . import metrics
 from ._validation import (
     _LOOP_INTS,
     DataValidationError,
+    IndexedDataError,
     _check_fields,
     _check_non_negative,
     _check_positive,
@@ -570,7 +571,9 @@ class NegativeSampler:
     Raises
     ------
     ValueError
-        If a user has interacted with every item (no negative exists), naming the users.
+        If a user has interacted with every item (no negative exists), naming the users
+        by the indices given here (a :class:`~recfeat_ref.exceptions.DataValidationError`;
+        a recommender's ``fit`` re-raises it naming the raw ids of its training frame).
 
     Examples
     --------
@@ -596,9 +599,10 @@ class NegativeSampler:
         per_user = torch.bincount(torch.div(self.keys, n_items, rounding_mode="floor"))
         full = torch.nonzero(per_user >= n_items).flatten()
         if len(full):
-            raise ValueError(
-                f"users {full[:5].tolist()} interacted with all {n_items} items, so no negative "
-                "item exists for them; drop these users before fitting"
+            raise IndexedDataError(
+                f"users {{users}} interacted with all {n_items} items, so no negative "
+                "item exists for them; drop these users before fitting",
+                users=full.numpy(),
             )
         n_users = len(per_user)
         self.dense = None

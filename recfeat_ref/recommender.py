@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from . import DEFAULT_ITEM_COL, DEFAULT_RATING_COL, DEFAULT_USER_COL, metrics
-from ._validation import DataValidationError, check_columns, check_dataframe
+from ._validation import IndexedDataError, _preview, check_columns, check_dataframe, check_ids, check_target
+from .exceptions import DataValidationError, NotFittedError
 from .preprocessing import IdEncoder, interactions_to_csr
 from .splits import kfold_split
 
@@ -44,6 +45,16 @@ class Recommender:
     (``0..n_users_-1``, ``0..n_items_-1``) and ``_score(users, items)`` /
     ``_score_all(users)`` on indices, and declare how unseen ids are handled by
     overriding ``_fallback`` if needed. Raw ids are mapped here, once.
+
+    Input contract, checked here once for every subclass: ``fit`` takes a non-empty
+    frame with the id columns (no missing id; text and numbers not mixed in one
+    column) and, for models with a target (``target_col``), a numeric target column
+    without NaN or infinity, within ``target_range`` where the family declares one.
+    A violation raises :class:`~recfeat_ref.exceptions.DataValidationError` naming
+    the column, the offending values and their rows, and the fix. Errors about
+    training indices raised inside ``_fit`` (``IndexedDataError``, e.g. a user who
+    met every item, so no negative can be sampled) are re-raised naming the raw ids.
+    The input frame is never modified.
 
     Attributes
     ----------
@@ -67,6 +78,11 @@ class Recommender:
     #: Column holding the training target; None for models of implicit feedback.
     target_col: str | None = DEFAULT_RATING_COL
 
+    #: Closed interval ``(low, high)`` the target must lie in; None: no bound. No
+    #: family of the book restricts ratings (centred or scaled ratings are fine);
+    #: a subclass that needs a range declares it here.
+    target_range: tuple[float | None, float | None] = (None, None)
+
     def __init__(self, user_col: str = DEFAULT_USER_COL, item_col: str = DEFAULT_ITEM_COL):
         self.user_col = user_col
         self.item_col = item_col
@@ -74,7 +90,7 @@ class Recommender:
     # -- id bookkeeping -----------------------------------------------------
     def _check_fitted(self) -> None:
         if not hasattr(self, "item_ids_"):
-            raise DataValidationError(f"{type(self).__name__} is not fitted yet: call fit(train) first")
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit(train) first")
 
     def _indices(self, df: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Training indices of the frame's users and items; -1 marks ids unseen in training."""
@@ -92,20 +108,32 @@ class Recommender:
         check_dataframe(train, "train")
         cols = [self.user_col, self.item_col] + ([self.target_col] if self.target_col else [])
         check_columns(train, cols, "train")
+        for col in (self.user_col, self.item_col):
+            check_ids(train, col, "train")
+        if self.target_col:
+            low, high = self.target_range
+            values = check_target(train, self.target_col, low, high, name="train")
+        else:
+            values = np.ones(len(train))
         start = time.perf_counter()
         self._user_enc = IdEncoder().fit(train[self.user_col])
         self._item_enc = IdEncoder().fit(train[self.item_col])
         self.user_ids_, self.item_ids_ = self._user_enc.classes_, self._item_enc.classes_
         self.n_users_, self.n_items_ = len(self.user_ids_), len(self.item_ids_)
         users, items = self._indices(train, "train")
-        values = train[self.target_col].to_numpy(np.float64) if self.target_col else np.ones(len(train))
-        self._fit(users, items, values)
+        try:
+            self._fit(users, items, values)
+        except IndexedDataError as exc:  # an error about indices: name the caller's raw ids
+            raise exc.in_ids(self.user_ids_, self.item_ids_, "train") from None
         self.fit_seconds_ = time.perf_counter() - start
         return self
 
     def predict(self, df: pd.DataFrame) -> np.ndarray:
         """Scores of the frame's (user, item) rows, shape (len(df),), float64."""
         self._check_fitted()
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"predict: expected a pandas DataFrame with columns {self.user_col!r} and "
+                            f"{self.item_col!r}, got {type(df).__name__}")
         users, items = self._indices(df, "predict")
         out = np.empty(len(df), dtype=np.float64)
         known = (users >= 0) & (items >= 0)
@@ -222,6 +250,24 @@ def evaluate_topn(
     keep = (tu >= 0) & (ti >= 0)
     seen = interactions_to_csr(pd.DataFrame({"u": tu[keep], "i": ti[keep]}), model.n_users_, model.n_items_, "u", "i")
     scores = model.score_items(model.user_ids_[users])
+    # The two ways topk_items can fail on a model's scores, named here by raw user ids
+    # (topk_items only knows row positions).
+    broken = ~np.isfinite(scores).all(axis=1)
+    if broken.any():
+        raise DataValidationError(
+            f"evaluate_topn: {type(model).__name__} gives NaN or infinite scores to users "
+            f"{_preview(model.user_ids_[users[broken]])}; refit the model (a training that diverged "
+            "raises NonFiniteLossError) or check its inputs"
+        )
+    if isinstance(k, (int, np.integer)) and not isinstance(k, bool):
+        left = model.n_items_ - np.asarray((seen[users] != 0).sum(axis=1)).ravel()
+        short = left < k
+        if short.any() and k <= model.n_items_:
+            raise DataValidationError(
+                f"evaluate_topn: users {_preview(model.user_ids_[users[short]])} have fewer than k={k} "
+                f"items left to rank once their training items are excluded (as few as {int(left.min())}); "
+                "lower k or leave these users out of the test frame"
+            )
     top = metrics.topk_items(scores, k, exclude=seen[users])
     ru, ri = model._indices(rel, "test")
     ok = (ru >= 0) & (ri >= 0)

@@ -83,11 +83,13 @@ from recfeat_ref._validation import (
     _make_config,
     check_columns,
     check_dataframe,
+    check_ids,
     check_no_nan,
 )
 from recfeat_ref.preprocessing import IdEncoder
 from recfeat_ref.recommender import Recommender
-from recfeat_ref.training import get_device, seed_everything
+from recfeat_ref.exceptions import NotFittedError
+from recfeat_ref.training import _nonfinite_loss, get_device, seed_everything
 
 __all__ = [
     "user_sequences",
@@ -315,6 +317,9 @@ class SequentialRecommender(Recommender):
         what = f"{type(self).__name__}.fit(train)"
         check_dataframe(train, what)
         check_columns(train, [self.user_col, self.item_col, self.timestamp_col], what)
+        for col in (self.user_col, self.item_col):
+            check_ids(train, col, what)
+        check_no_nan(train, [self.timestamp_col], what)  # a NaN time would order its row arbitrarily
         if valid is not None:
             check_dataframe(valid, f"{type(self).__name__}.fit(valid)")
             check_columns(valid, [self.user_col, self.item_col], f"{type(self).__name__}.fit(valid)")
@@ -1031,6 +1036,8 @@ class NeuralSequentialRecommender(SequentialRecommender):
                 optimizer.step()
                 total += loss.detach() * len(idx)
             row = {"epoch": epoch, "train_loss": float(total) / n, "seconds": time.perf_counter() - start}
+            if not math.isfinite(row["train_loss"]):
+                raise _nonfinite_loss(row["train_loss"], epoch, None, None, " (the epoch's mean over its batches)")
             if valid is not None and (epoch % cfg.eval_every == 0 or epoch == cfg.num_epochs):
                 report = self._evaluate_valid(v_users, v_seqs, valid)
                 row[f"valid_ndcg_at_{cfg.k}"] = report["ndcg_at_k"]
@@ -1099,7 +1106,7 @@ class NeuralSequentialRecommender(SequentialRecommender):
     def _check_fitted(self) -> None:
         super()._check_fitted()
         if not hasattr(self, "net_"):
-            raise DataValidationError(f"{type(self).__name__} is not fitted yet: call fit(train) first")
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit(train) first")
 
 
 class GRU4Rec(NeuralSequentialRecommender):
@@ -1204,6 +1211,11 @@ class SASRec(NeuralSequentialRecommender):
 
     def _build_net(self):
         cfg = self.config
+        if cfg.loss == "bce" and self.n_items_ < 2:  # the negative draw below would never end
+            raise DataValidationError(
+                f"train: SASRec(loss='bce') draws a negative item other than the target, which needs at least "
+                f"2 training items, got {self.n_items_}; add items or use loss='ce'"
+            )
         return SASRecNet(self.n_items_, cfg.d, cfg.max_len, cfg.n_blocks, cfg.n_heads, cfg.dropout)
 
     def _loss(self, users, x, y, gen):

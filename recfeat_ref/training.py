@@ -40,7 +40,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from ._validation import check_columns, check_dataframe
+from ._validation import _preview, check_columns, check_dataframe, check_ids, check_number, check_seed
+from .exceptions import CheckpointError, DataValidationError, InvalidParameterError, NonFiniteLossError
 from .recommender import Recommender, evaluate_topn
 
 __all__ = [
@@ -96,8 +97,7 @@ def seed_everything(seed: int) -> None:
     >>> seed_everything(0); bool(torch.rand(1) == a)
     True
     """
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    check_seed(seed)
     random.seed(int(seed))
     np.random.seed(int(seed))
     torch.manual_seed(int(seed))  # also seeds every CUDA device
@@ -143,6 +143,10 @@ class TrainConfig:
         2-core machine (CI, Colab) a busy neighbour process slows multi-threaded epochs
         down a hundredfold (``benchmarks/bench_core.py --busy``). None keeps torch's setting.
 
+    A field of the wrong type or out of range raises
+    :class:`~recfeat_ref.exceptions.InvalidParameterError` (a ``ValueError`` and a
+    ``TypeError``) naming it, at construction.
+
     Examples
     --------
     >>> cfg = TrainConfig(lr=1e-2, monitor="valid_auc", mode="max")
@@ -151,7 +155,7 @@ class TrainConfig:
     >>> TrainConfig(mode="up")
     Traceback (most recent call last):
     ...
-    ValueError: mode must be 'min' or 'max', got 'up'
+    recfeat_ref.exceptions.InvalidParameterError: mode must be 'min' or 'max', got 'up'
     """
 
     num_epochs: int = 20
@@ -170,19 +174,23 @@ class TrainConfig:
     cpu_threads: int | None = 1
 
     def __post_init__(self):
-        for name in ("num_epochs", "batch_size"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive int, got {getattr(self, name)!r}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-        if self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
-        if self.patience is not None and self.patience < 1:
-            raise ValueError(f"patience must be >= 1 or None, got {self.patience}")
-        if self.cpu_threads is not None and (not isinstance(self.cpu_threads, int) or self.cpu_threads < 1):
-            raise ValueError(f"cpu_threads must be a positive int or None, got {self.cpu_threads!r}")
+        # Every check raises InvalidParameterError (a ValueError and a TypeError) naming the field.
+        check_number("num_epochs", self.num_epochs, 1, integer=True, example=20)
+        check_number("batch_size", self.batch_size, 1, integer=True, example=1024)
+        check_number("lr", self.lr, 0, low_open=True, example=1e-3)
+        check_number("weight_decay", self.weight_decay, 0, example=0.0)
+        check_number("patience", self.patience, 1, integer=True, allow_none=True, example=3)
+        check_number("cpu_threads", self.cpu_threads, 1, integer=True, allow_none=True, example=1)
+        check_seed(self.seed)
         if self.mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max', got {self.mode!r}")
+            raise InvalidParameterError(f"mode must be 'min' or 'max', got {self.mode!r}")
+        if self.monitor is not None and not isinstance(self.monitor, str):
+            raise InvalidParameterError(
+                f"monitor must be a history column name (e.g. 'valid_loss') or None, got {self.monitor!r}"
+            )
+        for name in ("amp", "compile", "progress"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise InvalidParameterError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
 
 def _as_tuple(inputs: Inputs) -> tuple[torch.Tensor, ...]:
@@ -194,17 +202,108 @@ def _as_tuple(inputs: Inputs) -> tuple[torch.Tensor, ...]:
     return inputs
 
 
+def _check_finite_tensor(t: torch.Tensor, what: str) -> None:
+    """Raise naming ``what`` and the first offending rows if a floating tensor holds NaN or infinity."""
+    if not (t.is_floating_point() or t.is_complex()):
+        return
+    finite = torch.isfinite(t)
+    if bool(finite.all()):
+        return
+    bad_rows = (~finite).reshape(t.shape[0], -1).any(dim=1) if t.dim() else ~finite.reshape(1)
+    rows = torch.nonzero(bad_rows).flatten().cpu().numpy()
+    values = t[~finite].detach().cpu().numpy()
+    raise DataValidationError(
+        f"{what} has {int((~finite).sum())} NaN or infinite value(s), in rows {_preview(rows)}: "
+        f"{_preview(np.unique(values))}; drop or impute those rows before building the tensors"
+    )
+
+
 def _check_pair(pair, name: str) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
     if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
         raise TypeError(f"{name} must be a pair (inputs, target)")
     inputs, target = _as_tuple(pair[0]), pair[1]
+    if not isinstance(target, torch.Tensor):
+        raise TypeError(
+            f"{name}: the target must be a torch.Tensor, got {type(target).__name__}; "
+            "convert it with torch.as_tensor(target, dtype=torch.float32)"
+        )
+    if target.dim() == 0:
+        raise DataValidationError(f"{name}: the target is a scalar; pass one target per row, shape (n,) or (n, ...)")
     n = target.shape[0]
     if n == 0:
-        raise ValueError(f"{name}: the target is empty")
+        raise DataValidationError(f"{name}: the target is empty")
     for i, t in enumerate(inputs):
-        if t.shape[0] != n:
-            raise ValueError(f"{name}: input {i} has {t.shape[0]} rows but the target has {n}")
+        if t.dim() == 0 or t.shape[0] != n:
+            rows = "no rows (a scalar)" if t.dim() == 0 else f"{t.shape[0]} rows"
+            raise DataValidationError(f"{name}: input {i} has {rows} but the target has {n}")
+    if target.dtype == torch.bool:
+        raise DataValidationError(
+            f"{name}: the target is boolean; losses need numbers: pass target.float() (or .long() for class labels)"
+        )
+    _check_finite_tensor(target, f"{name}: the target")
+    for i, t in enumerate(inputs):
+        _check_finite_tensor(t, f"{name}: input {i}")
     return inputs, target
+
+
+def _check_output_shape(out: torch.Tensor, target: torch.Tensor, where: str) -> None:
+    """Raise if output and target differ only by axes of length 1 (e.g. (16,) and (16, 1)).
+
+    Element-wise losses would broadcast such a pair to (16, 16) and average the wrong
+    differences (torch's MSELoss only warns). Shapes that differ in size (a (B, C)
+    output against (B,) class labels) are the loss's business and pass.
+    """
+    if out.shape == target.shape or out.numel() != target.numel():
+        return
+    if [d for d in out.shape if d != 1] == [d for d in target.shape if d != 1]:
+        raise DataValidationError(
+            f"{where}: the model's output has shape {tuple(out.shape)} but the target has shape "
+            f"{tuple(target.shape)}; the loss would broadcast them to {tuple(torch.broadcast_shapes(out.shape, target.shape))} "
+            "and compare every output with every target. Make them equal: squeeze the output "
+            "(e.g. end the model with nn.Flatten(0) or .squeeze(-1)) or reshape the target"
+        )
+
+
+_PROBABILITY_LOSSES = (nn.BCEWithLogitsLoss, nn.BCELoss)
+_CLASS_LOSSES = (nn.CrossEntropyLoss, nn.NLLLoss)
+
+
+def _check_target_range(loss_fn, target: torch.Tensor, name: str) -> None:
+    """The documented target range of torch's binary losses: labels (or soft labels) in [0, 1]."""
+    if isinstance(loss_fn, _PROBABILITY_LOSSES) and target.is_floating_point():
+        bad = (target < 0) | (target > 1)
+        if bool(bad.any()):
+            rows = torch.nonzero(bad.reshape(target.shape[0], -1).any(dim=1)).flatten().cpu().numpy()
+            raise DataValidationError(
+                f"{name}: {type(loss_fn).__name__} needs targets in [0, 1], found "
+                f"{_preview(np.unique(target[bad].cpu().numpy()))} in rows {_preview(rows)}; "
+                "binarise the target first, e.g. (rating >= 4).float()"
+            )
+
+
+def _check_class_targets(loss_fn, out: torch.Tensor, target: torch.Tensor, name: str) -> None:
+    """Class indices of CrossEntropyLoss / NLLLoss must lie in [0, C) for an output of C classes."""
+    if not isinstance(loss_fn, _CLASS_LOSSES) or target.is_floating_point() or out.dim() < 2:
+        return
+    n_classes = out.shape[1]
+    valid = target != loss_fn.ignore_index
+    bad = valid & ((target < 0) | (target >= n_classes))
+    if bool(bad.any()):
+        rows = torch.nonzero(bad.reshape(target.shape[0], -1).any(dim=1)).flatten().cpu().numpy()
+        raise DataValidationError(
+            f"{name}: class indices must lie in [0, {n_classes}) for a model with {n_classes} outputs, found "
+            f"{_preview(np.unique(target[bad].cpu().numpy()))} in rows {_preview(rows)}; encode the classes as "
+            f"0..{n_classes - 1} or widen the model's output"
+        )
+
+
+def _nonfinite_loss(value: float, epoch: int, batch: int | None, n_batches: int | None, extra: str = "") -> NonFiniteLossError:
+    where = f"epoch {epoch}" + (f", batch {batch} of {n_batches}" if batch is not None else "")
+    return NonFiniteLossError(
+        f"the training loss is {value} at {where}{extra}; the inputs and targets were checked and are finite, "
+        "so training diverged: lower the learning rate, check the loss's domain (log of 0, probabilities "
+        "outside [0, 1]) or switch off mixed precision (amp=False)"
+    )
 
 
 class Trainer:
@@ -231,7 +330,21 @@ class Trainer:
     history_ : pandas.DataFrame
         One row per epoch: ``epoch``, ``train_loss``, ``valid_loss``, ``valid_<metric>``, ``seconds``.
     best_epoch_ : int
-        The epoch whose weights were restored.
+        The epoch whose weights were restored (the last epoch if the monitored value was
+        never a number).
+
+    Notes
+    -----
+    What :meth:`fit` checks before the first step, each failure a
+    :class:`~recfeat_ref.exceptions.DataValidationError` naming the pair (``train`` or
+    ``valid``), the tensor and the rows: the target is a non-empty, non-boolean tensor
+    with as many rows as every input; floating targets and inputs hold no NaN or
+    infinity; ``BCEWithLogitsLoss`` / ``BCELoss`` targets lie in [0, 1];
+    ``CrossEntropyLoss`` / ``NLLLoss`` class indices lie in [0, C); an output that differs
+    from its target only by axes of length 1 (``(16,)`` against ``(16, 1)``, which an
+    element-wise loss would broadcast to ``(16, 16)``) is an error naming both shapes.
+    During training, the first NaN or infinite loss stops it with
+    :class:`~recfeat_ref.exceptions.NonFiniteLossError`, naming the epoch and the batch.
 
     Examples
     --------
@@ -306,9 +419,12 @@ class Trainer:
         seed_everything(cfg.seed)
         gen = torch.Generator().manual_seed(cfg.seed)
         x_tr, y_tr = _check_pair(train, "train")
-        x_tr, (y_tr,) = self._to_device(x_tr), self._to_device((y_tr,))
+        _check_target_range(self.loss_fn, y_tr, "train: the target")
         if valid is not None:
             x_va, y_va = _check_pair(valid, "valid")
+            _check_target_range(self.loss_fn, y_va, "valid: the target")
+        x_tr, (y_tr,) = self._to_device(x_tr), self._to_device((y_tr,))
+        if valid is not None:
             x_va, (y_va,) = self._to_device(x_va), self._to_device((y_va,))
         monitor = cfg.monitor or ("valid_loss" if valid is not None else "train_loss")
         if monitor.startswith("valid") and valid is None:
@@ -323,19 +439,30 @@ class Trainer:
             self.model.train()
             perm = torch.randperm(n, generator=gen).to(self.device)
             total = 0.0
-            for lo in range(0, n, cfg.batch_size):
+            n_batches = -(-n // cfg.batch_size)
+            for batch, lo in enumerate(range(0, n, cfg.batch_size), start=1):
                 idx = perm[lo : lo + cfg.batch_size]
                 with self._autocast():
                     out = self._forward(*(t[idx] for t in x_tr))
+                    if batch == 1:
+                        _check_output_shape(out, y_tr[idx], "train")
+                        if epoch == 1:
+                            _check_class_targets(self.loss_fn, out, y_tr, "train: the target")
                     loss = self.loss_fn(out.float(), y_tr[idx])
                 self.optimizer.zero_grad(set_to_none=True)
                 self._scaler.scale(loss).backward()
                 self._scaler.step(self.optimizer)
                 self._scaler.update()
-                total += loss.detach().float().item() * idx.shape[0]
+                value = loss.detach().float().item()  # the one host sync per batch, as before
+                if not math.isfinite(value):
+                    raise _nonfinite_loss(value, epoch, batch, n_batches)
+                total += value * idx.shape[0]
             row = {"epoch": epoch, "train_loss": total / n}
             if valid is not None:
                 out = self._outputs(x_va, cfg.batch_size * 4)
+                if epoch == 1:
+                    _check_output_shape(out, y_va, "valid")
+                    _check_class_targets(self.loss_fn, out, y_va, "valid: the target")
                 row["valid_loss"] = float(self.loss_fn(out, y_va))
                 if self.metrics:
                     y_out = (self.output_transform(out) if self.output_transform else out).cpu().numpy()
@@ -360,6 +487,8 @@ class Trainer:
         bar.close()
         if best_state is not None:
             self.model.load_state_dict(best_state)
+        else:  # the monitored value was never a number (NaN every epoch): keep the last weights
+            self.best_epoch_ = rows[-1]["epoch"]
         self.history_ = pd.DataFrame(rows)
         return self.history_
 
@@ -443,6 +572,8 @@ class ImplicitRecommender(Recommender):
         if valid is not None:
             check_dataframe(valid, "valid")
             check_columns(valid, [self.user_col, self.item_col], "valid")
+            for col in (self.user_col, self.item_col):
+                check_ids(valid, col, "valid")
         self._frames = (train, valid)
         try:
             return super().fit(train)
@@ -486,6 +617,12 @@ class ImplicitRecommender(Recommender):
             start = time.perf_counter()
             row = {"epoch": epoch, **step(epoch)}
             row["seconds"] = time.perf_counter() - start
+            for name, value in row.items():  # NaN from the first epoch on is a placeholder (CFGAN without D)
+                if name.endswith("loss") and not math.isfinite(float(value)):
+                    placeholder = math.isnan(float(value)) and name != "train_loss" and all(
+                        math.isnan(float(r.get(name, math.nan))) for r in rows)
+                    if not placeholder:
+                        raise _nonfinite_loss(value, epoch, None, None, f" ({name}, the epoch's mean over its batches)")
             if valid_frame is not None and (epoch % cfg.eval_every == 0 or epoch == cfg.num_epochs):
                 export()
                 report = self._validation_report(train_frame, valid_frame)
@@ -583,7 +720,10 @@ def load_checkpoint(path: str | os.PathLike, model: nn.Module, map_location="cpu
     """Load weights saved by :func:`save_checkpoint` into ``model``; return the extras.
 
     Uses ``torch.load(..., weights_only=True)``: a checkpoint can hold tensors and plain
-    containers of numbers and strings, never arbitrary pickled code.
+    containers of numbers and strings, never arbitrary pickled code. A file that cannot
+    be read (truncated, not a checkpoint, pickled code) or whose weights do not fit
+    ``model`` raises :class:`~recfeat_ref.exceptions.CheckpointError` naming the path and
+    what to do; a missing file, ``FileNotFoundError``.
 
     Examples
     --------
@@ -594,8 +734,25 @@ def load_checkpoint(path: str | os.PathLike, model: nn.Module, map_location="cpu
     >>> extras, torch.equal(source.weight, target.weight)
     ({'note': 'demo'}, True)
     """
-    payload = torch.load(os.fspath(path), map_location=map_location, weights_only=True)
-    if "state_dict" not in payload:
-        raise ValueError(f"{path}: not a recfeat_ref checkpoint (no 'state_dict' key)")
-    model.load_state_dict(payload.pop("state_dict"))
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such checkpoint file; save one with save_checkpoint(path, model) first")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # truncated zip, not a torch file, or pickled code refused by weights_only
+        detail = (str(exc).splitlines() or [""])[0]
+        raise CheckpointError(
+            f"{path}: cannot read this checkpoint ({os.path.getsize(path)} bytes): it is truncated, corrupted "
+            f"or not written by save_checkpoint (torch.load: {type(exc).__name__}: {detail}); delete the file "
+            "and save the model again with save_checkpoint"
+        ) from exc
+    if not isinstance(payload, dict) or "state_dict" not in payload:
+        raise CheckpointError(f"{path}: not a recfeat_ref checkpoint (no 'state_dict' key); write it with save_checkpoint")
+    try:
+        model.load_state_dict(payload.pop("state_dict"))
+    except RuntimeError as exc:
+        raise CheckpointError(
+            f"{path}: the checkpoint's weights do not fit this {type(model).__name__}: {exc}; build the model "
+            "with the configuration it was saved with"
+        ) from exc
     return payload

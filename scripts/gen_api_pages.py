@@ -9,7 +9,10 @@ and ``sphinx.ext.napoleon``, configured in ``_config.yml``). The pages are
 reStructuredText, not MyST, because docstrings are reStructuredText: footnotes
 (``[1]_``) and section titles inside a docstring then resolve as they do in any
 Sphinx project. It also writes ``book/api/index.rst``, a table of every module with
-the first line of its docstring. Pages of modules that no longer exist are removed.
+the first line of its docstring, and the *input contract*: what each family of
+entry points accepts and how it fails, with the recommenders of each family listed
+from the source (every concrete subclass of ``Recommender``, grouped by the target it
+reads). Pages of modules that no longer exist are removed.
 
 ``_toc.yml`` lists the pages with a glob (``book/api/*`` under the "Reference"
 part), so a new module needs only a rerun of this script; ``tests/test_site.py``
@@ -49,6 +52,133 @@ def summary(name: str) -> str:
     return doc.splitlines()[0].strip() if doc else ""
 
 
+def _class_table() -> dict[str, dict]:
+    """Every class defined at the top of a package module: its module, bases, ``target_col`` and hooks."""
+    table = {}
+    for path in sorted((ROOT / PACKAGE).glob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if not isinstance(node, ast.ClassDef):
+                continue
+            info = {"module": path.stem, "bases": [], "target": "absent", "stub": False}
+            for base in node.bases:
+                name = base.id if isinstance(base, ast.Name) else getattr(base, "attr", None)
+                if name:
+                    info["bases"].append(name)
+            for stmt in node.body:
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(stmt, ast.AnnAssign) else []
+                if any(getattr(t, "id", None) == "target_col" for t in targets) and stmt.value is not None:
+                    is_none = isinstance(stmt.value, ast.Constant) and stmt.value.value is None
+                    info["target"] = "none" if is_none else "rating"
+                if isinstance(stmt, ast.FunctionDef):  # a hook left to subclasses: only `raise NotImplementedError`
+                    body = [b for b in stmt.body if not (isinstance(b, ast.Expr) and isinstance(b.value, ast.Constant))]
+                    if len(body) == 1 and isinstance(body[0], ast.Raise) and "NotImplementedError" in ast.unparse(body[0]):
+                        info["stub"] = True
+            table[node.name] = info
+    return table
+
+
+def recommender_families() -> dict[str, list[str]]:
+    """Concrete public recommenders by family: ``explicit`` (a rating target), ``implicit``, ``sequential``.
+
+    Read from the source: a class is a recommender if ``Recommender`` is among its
+    ancestors; abstract if it declares a hook (a method that only raises
+    ``NotImplementedError``); its target is the first ``target_col`` met in
+    depth-first order of its bases, as Python's MRO finds it for these classes.
+    """
+    table = _class_table()
+
+    def lineage(name: str) -> list[str]:
+        order, todo = [], [name]
+        while todo:
+            current = todo.pop(0)
+            if current in table and current not in order:
+                order.append(current)
+                todo[:0] = table[current]["bases"]
+        return order
+
+    families: dict[str, list[str]] = {"explicit": [], "implicit": [], "sequential": []}
+    for name, info in table.items():
+        chain = lineage(name)
+        if name.startswith("_") or info["stub"] or "Recommender" not in chain[1:]:
+            continue
+        target = next((table[c]["target"] for c in chain if table[c]["target"] != "absent"), "rating")
+        family = "sequential" if "SequentialRecommender" in chain else "implicit" if target == "none" else "explicit"
+        families[family].append(f":class:`~{PACKAGE}.{info['module']}.{name}`")
+    return families
+
+
+def contract_section() -> str:
+    """The "Input contract" section of the index: what each family accepts, how it fails."""
+    fam = {k: ", ".join(v) for k, v in recommender_families().items()}
+    exc = f"{PACKAGE}.exceptions"
+    return f"""
+Input contract
+--------------
+
+Every public entry point checks what it is given once, at the door, and raises one of
+the exceptions of :mod:`{exc}` with a message in scikit-learn's style: the
+argument or column, the offending values (and their rows), and the fix. Each exception
+also subclasses the built-in one a caller would have caught before (``ValueError``,
+``TypeError``, ``RuntimeError``). ``tests/test_contract.py`` checks the recommenders'
+part on every concrete recommender class it finds in the package.
+
+.. list-table::
+   :header-rows: 1
+   :widths: 22 43 35
+
+   * - Entry point
+     - Accepts
+     - Fails with
+   * - ``fit(train)`` of the rating models: {fam["explicit"]}
+     - A non-empty frame with ``user_id``, ``item_id`` and ``rating``. Ids: numbers or
+       strings (one kind per column), no missing value. ``rating``: numbers (a numeric
+       dtype, or objects that are all numbers; no text, no dates), finite, no missing
+       value; no range is imposed (centred or rescaled ratings are fine). The
+       neighbourhood models need one rating per (user, item) pair; the catalogue models
+       need every training item in their ``items`` frame.
+     - :class:`~{exc}.DataValidationError` naming the column, the first offending
+       values and their rows (``train: column 'rating' has 1 missing value(s) at rows
+       [3]; ...``).
+   * - ``fit(train, valid=None)`` of the top-N models of implicit feedback: {fam["implicit"]}
+     - ``user_id`` and ``item_id`` as above; a ``rating`` column, if present, is not read.
+       Models that sample negatives (BPR) need every user to have at least one item
+       they have not met.
+     - :class:`~{exc}.DataValidationError`; errors about users or items name the raw
+       ids of ``train``, never internal indices (``train: users [10, 20] interacted with
+       all 2 items ...``).
+   * - ``fit(train, valid=None)`` of the sequence models: {fam["sequential"]}
+     - ``user_id``, ``item_id`` and ``timestamp`` (no missing time); at least one user
+       with two known items for the neural ones.
+     - :class:`~{exc}.DataValidationError` naming the column and rows.
+   * - ``predict(df)``, ``score_items(user_ids)`` of every recommender
+     - Raw ids; ids unseen in training get the model's documented fallback (biases,
+       popularity, the average user, or 0).
+     - :class:`~{exc}.NotFittedError` before ``fit``; :class:`~{exc}.DataValidationError`
+       for missing columns or ids.
+   * - :class:`~{PACKAGE}.training.Trainer` ``.fit((inputs, target), valid)``
+     - Tensors with one row per example; floating tensors finite. The model's output
+       must have the target's shape when the two differ only by axes of length 1.
+     - :class:`~{exc}.DataValidationError` naming the tensor and rows, or both shapes;
+       :class:`~{exc}.NonFiniteLossError` naming the epoch and batch the first time the
+       loss is NaN or infinite.
+   * - Configurations (:class:`~{PACKAGE}.training.TrainConfig` and the models' configs)
+     - Numbers of the documented type and range (``lr > 0``, ``weight_decay >= 0``,
+       ``seed`` a non-negative int, ...).
+     - :class:`~{exc}.InvalidParameterError` (a ``ValueError`` and a ``TypeError``) or
+       ``ValueError``, naming the field, the value and its type.
+   * - :func:`~{PACKAGE}.training.load_checkpoint`
+     - A file written by :func:`~{PACKAGE}.training.save_checkpoint` for the same model.
+     - :class:`~{exc}.CheckpointError` naming the path and what to do (truncated file,
+       not a checkpoint, weights that do not fit); ``FileNotFoundError`` naming the path.
+   * - :mod:`{PACKAGE}.losses` and :mod:`{PACKAGE}.metrics`
+     - Numbers (no text), non-empty, finite; arrays of matching shapes; labels 0 or 1;
+       probabilities in [0, 1]; class labels and item indices whole numbers; ``k`` an
+       int >= 1.
+     - :class:`~{exc}.DataValidationError` naming the argument and the offending values
+       and positions; :class:`~{exc}.InvalidParameterError` for a ``k`` of the wrong type.
+"""
+
+
 def _title(text: str, char: str) -> str:
     return f"{text}\n{char * len(text)}\n"
 
@@ -70,6 +200,7 @@ def index_page(names: list[str]) -> str:
         ".. list-table::\n   :header-rows: 1\n   :widths: 30 70\n\n"
         "   * - Module\n     - What it holds\n"
         f"{rows}"
+        f"{contract_section()}"
     )
 
 
