@@ -96,6 +96,7 @@ from ._validation import (
     check_range,
     check_unique_pairs,
 )
+from .exceptions import DataSourceError
 
 __all__ = [
     "GENRES",
@@ -171,27 +172,8 @@ _TITLE_YEAR = re.compile(r"^(?P<title>.*\S)\s+\((?P<year>\d{4})\)$")
 _ANY_YEAR = re.compile(r"\((\d{4})\)")
 
 
-class DataSourceError(RuntimeError):
-    """No source could deliver MovieLens-100K (unreachable, missing, no cache).
-
-    Attributes
-    ----------
-    reasons : dict[str, str]
-        For each source tried, why it failed.
-
-    Corrupted or unverifiable data raise
-    :class:`~recfeat_ref._validation.DataValidationError` instead.
-
-    Examples
-    --------
-    >>> err = DataSourceError("no source could deliver ML-100K", reasons={"cache": "no cached copy"})
-    >>> isinstance(err, RuntimeError), err.reasons
-    (True, {'cache': 'no cached copy'})
-    """
-
-    def __init__(self, message: str, reasons: Mapping[str, str] | None = None):
-        super().__init__(message)
-        self.reasons = dict(reasons or {})
+# DataSourceError (no source could deliver MovieLens-100K; ``.reasons`` says why, per
+# source) is recfeat_ref.exceptions.DataSourceError, imported above.
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -248,7 +230,18 @@ def get_data_home(data_home: str | os.PathLike | None = None) -> Path:
     ----------
     data_home : str or path-like, optional
         Used as given (``~`` expanded) when not None. Otherwise the environment
-        variable ``RECFEAT_DATA``, otherwise ``~/.cache/recfeat_ref``.
+        variable ``RECFEAT_DATA``, otherwise ``~/.cache/recfeat_ref``. An
+        ``RECFEAT_DATA`` that is set but empty counts as unset.
+
+    Raises
+    ------
+    TypeError
+        ``data_home`` is neither a str nor path-like (an int, say).
+    ValueError
+        ``data_home`` (or ``RECFEAT_DATA``) is an empty or blank string, or holds a
+        NUL character. An empty string is refused rather than read as the current
+        folder. Whether the folder exists or can be created is checked by the
+        functions that use it (:func:`load_movielens_100k`, :func:`clear_cache`).
 
     Examples
     --------
@@ -256,15 +249,82 @@ def get_data_home(data_home: str | os.PathLike | None = None) -> Path:
     True
     """
     if data_home is None:
-        data_home = os.environ.get(DATA_HOME_ENV) or Path("~") / ".cache" / "recfeat_ref"
-    return Path(data_home).expanduser()
+        env = os.environ.get(DATA_HOME_ENV)
+        if env:
+            return _as_data_home(env, f"{DATA_HOME_ENV}={env!r} (environment variable)")
+        return (Path("~") / ".cache" / "recfeat_ref").expanduser()
+    return _as_data_home(data_home, _where(data_home))
+
+
+def _data_home_fix(where: str) -> str:
+    if "environment variable" in where:
+        return f"point {DATA_HOME_ENV} at a folder you can write to, or unset it for ~/.cache/recfeat_ref"
+    return f"pass data_home=<a folder you can write to>, or None for ${DATA_HOME_ENV} or ~/.cache/recfeat_ref"
+
+
+def _as_data_home(value, where: str) -> Path:
+    """``value`` as a Path (``~`` expanded), refusing what cannot be a folder name."""
+    if isinstance(value, bytes):
+        value = os.fsdecode(value)
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{where}: a data home must be a str or path-like folder, got {type(value).__name__}; "
+                        f"{_data_home_fix(where)}")
+    text = os.fspath(value)
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    if not text.strip():
+        raise ValueError(f"{where}: an empty folder name (it would mean the current folder); {_data_home_fix(where)}")
+    if "\x00" in text:
+        raise ValueError(f"{where}: the folder name holds a NUL character; {_data_home_fix(where)}")
+    return Path(text).expanduser()
+
+
+def _check_data_home_usable(home: Path, where: str, need_write: bool) -> None:
+    """Raise ``ValueError`` naming ``home`` unless it is (or can become) a folder for the cache.
+
+    ``home`` must not be a file, nor lie under one; ``<home>/ml-100k`` must not be a
+    file. With ``need_write``, the folder (or its nearest existing parent, where it
+    would be created) must be writable, so that a download is not wasted.
+    """
+    fix = _data_home_fix(where)
+    for path in (home, home / CACHE_SUBDIR):
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"{where}: {path} is a file, not a folder; {fix}")
+    parent = home
+    while not parent.exists():
+        if parent.parent == parent:
+            break
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise ValueError(f"{where}: {home} cannot be created because {parent} is a file, not a folder; {fix}")
+    if need_write:
+        cache_dir = home / CACHE_SUBDIR
+        if cache_dir.is_dir():
+            target, problem = cache_dir, f"{cache_dir} is not writable"
+        elif home.is_dir():
+            target, problem = home, f"{home} is not writable"
+        else:
+            target, problem = parent, f"{home} cannot be created: {parent} is not writable"
+        if not os.access(target, os.W_OK | os.X_OK):
+            raise ValueError(f"{where}: {problem}; {fix}")
+
+
+def _where(data_home) -> str:
+    """How the data home was given, for messages."""
+    if data_home is not None:
+        shown = os.fspath(data_home) if isinstance(data_home, os.PathLike) else data_home
+        return f"data_home={shown!r}"
+    env = os.environ.get(DATA_HOME_ENV)
+    return f"{DATA_HOME_ENV}={env!r} (environment variable)" if env else "the default data home"
 
 
 def clear_cache(data_home: str | os.PathLike | None = None) -> bool:
     """Delete the cached MovieLens-100K (``<data_home>/ml-100k``).
 
     Only that folder goes; anything else in ``data_home`` stays.
-    Returns True if there was something to delete.
+    Returns True if there was something to delete. A data home (or an
+    ``ml-100k`` entry in it) that is a file raises :class:`ValueError` naming it,
+    and nothing is deleted.
 
     Examples
     --------
@@ -272,7 +332,9 @@ def clear_cache(data_home: str | os.PathLike | None = None) -> bool:
     ...     clear_cache(folder)
     False
     """
-    cache_dir = get_data_home(data_home) / CACHE_SUBDIR
+    home = get_data_home(data_home)
+    _check_data_home_usable(home, _where(data_home), need_write=False)
+    cache_dir = home / CACHE_SUBDIR
     if not cache_dir.exists():
         return False
     shutil.rmtree(cache_dir)
@@ -311,7 +373,7 @@ def validate_ratings(df: pd.DataFrame, name: str = "ratings") -> pd.DataFrame:
     >>> validate_ratings(df.assign(rating=[6, 3]))
     Traceback (most recent call last):
         ...
-    recfeat_ref._validation.DataValidationError: ratings: column 'rating' has 1 value(s) outside [1, 5]: [6]
+    recfeat_ref.exceptions.DataValidationError: ratings: column 'rating' has 1 value(s) outside [1, 5]: [6]
     """
     check_dataframe(df, name)
     check_columns(df, _RATING_COLS, name)
@@ -747,9 +809,68 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+#: The temporary files of :func:`_atomic_write`: ``.<target>.<pid>-<8 random>.tmp``, and
+#: ``.<target>.<8 random>.tmp`` from versions that did not record the writer's pid.
+_TMP_NAME = re.compile(r"^\.(?P<target>.+)\.(?:(?P<pid>\d+)-)?[a-z0-9_]{8}\.tmp$")
+#: A temporary file older than this is stale whoever wrote it (a write takes seconds).
+STALE_TMP_SECONDS = 3600
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (POSIX; elsewhere assume it does)."""
+    if os.name != "posix":  # os.kill(pid, 0) would terminate the process on Windows
+        return True
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: alive, owned by someone else
+        return True
+    return True
+
+
+def _remove_stale_temporaries(folder: Path, now: float | None = None) -> list[str]:
+    """Delete the leftovers of killed :func:`_atomic_write` calls in ``folder``; return their names.
+
+    A temporary file is stale when the process that wrote it is gone (its pid is in
+    the name) or when it is older than :data:`STALE_TMP_SECONDS`. Only names of this
+    package's pattern (:data:`_TMP_NAME`) are touched; a temporary file of a write in
+    progress, here or in another live process, is left alone.
+    """
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _TMP_NAME.match(entry.name)
+        if not m:
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            old = now - entry.stat(follow_symlinks=False).st_mtime > STALE_TMP_SECONDS
+            dead = m.group("pid") is not None and not _pid_alive(int(m.group("pid")))
+            if old or dead:
+                os.unlink(entry.path)
+                removed.append(entry.name)
+        except OSError:  # gone meanwhile, or not ours to delete: leave it
+            continue
+    return removed
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, fsync, then rename over ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write ``data`` to a temporary file beside ``path``, fsync, then rename over ``path``.
+
+    The temporary file is ``.<name>.<pid>-<random>.tmp``. An exception removes it; a
+    killed process cannot, so each successful write also removes the stale temporary
+    files of earlier, killed writes in the same folder (:func:`_remove_stale_temporaries`).
+    Used for the MovieLens cache and for :mod:`recfeat_ref.text`'s embedding cache.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             if os.name == "posix":
@@ -761,6 +882,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _remove_stale_temporaries(path.parent)
 
 
 def _managed_files() -> set[str]:
@@ -896,6 +1018,11 @@ def load_movielens_100k(
 
     Raises
     ------
+    TypeError, ValueError
+        A data home (``data_home`` or ``RECFEAT_DATA``) that is not a folder name
+        (an int, an empty string), that is a file or lies under one, or, before
+        anything is downloaded, that cannot be written or created; the message
+        names the path and the fix. Checked before any source is tried.
     DataValidationError
         A copy is corrupted or not MovieLens-100K (e.g. a cached file's SHA-256
         no longer matches its manifest), and no later source succeeded. With
@@ -914,10 +1041,16 @@ def load_movielens_100k(
     the title has no year.
     """
     sources = _check_sources(sources)
-    cache_dir = get_data_home(data_home) / CACHE_SUBDIR
+    home, where = get_data_home(data_home), _where(data_home)
+    _check_data_home_usable(home, where, need_write=False)
+    cache_dir = home / CACHE_SUBDIR
     fetchers = {"grouplens": _fetch_grouplens, "pypi": _fetch_pypi}  # looked up per call
     failures: dict[str, Exception] = {}
+    writable_checked = False
     for i, name in enumerate(sources):
+        if name != "cache" and not writable_checked:  # before downloading what could not be kept
+            _check_data_home_usable(home, where, need_write=True)
+            writable_checked = True
         try:
             if name == "cache":
                 return _load_cache(cache_dir)

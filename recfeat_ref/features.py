@@ -30,6 +30,12 @@ Conventions shared by all of them:
   numbers are needed, an empty frame and a missing column raise the same way.
 * A value not seen in training never raises at ``transform`` unless asked to
   (``handle_unknown="error"``); each class documents what it becomes.
+* The category encoders (:class:`OrdinalEncoder`, :class:`TargetEncoder`) take one
+  kind of value per column: a column mixing kinds (ints and text, say; ints and floats
+  are one kind, numbers) raises in ``fit``, a list of rows included (it is checked
+  before numpy would turn ``[[1], ["a"]]`` into text), and ``transform`` raises for a
+  column of another kind than ``fit`` saw (text ids against int categories would all
+  be unknown). :class:`HashingEncoder` hashes ``str(value)`` and documents it.
 * **Leakage**: a statistic of the label (a target encoding, a mean rating) computed
   on the rows it then describes tells the model the answer. ``fit_transform`` of
   :class:`TargetEncoder` and :class:`UserItemAggregates` therefore encodes each
@@ -435,7 +441,7 @@ class OrdinalEncoder(_TableMixin, TransformerMixin, BaseEstimator):
         if self.handle_unknown not in ("oov", "error"):
             raise ValueError(f"handle_unknown must be 'oov' or 'error', got {self.handle_unknown!r}")
         _check_positive_int("min_count", self.min_count)
-        columns, labels = self._check_2d(X, "fit", reset=True)
+        columns, labels = self._categorical_2d(X, "fit", reset=True)
         cats = []
         for col, label in zip(columns, labels):
             try:
@@ -453,7 +459,7 @@ class OrdinalEncoder(_TableMixin, TransformerMixin, BaseEstimator):
     def transform(self, X) -> np.ndarray:
         """Return the codes, ``int64`` of shape ``(n_samples, n_features)``; 0 = OOV."""
         _check_fitted(self, "categories_")
-        columns, labels = self._check_2d(X, "transform", reset=False)
+        columns, labels = self._categorical_2d(X, "transform", reset=False)
         out = np.empty((len(columns[0]), len(columns)), dtype=np.int64)
         for j, (col, label, cats) in enumerate(zip(columns, labels, self.categories_)):
             out[:, j] = pd.Index(cats).get_indexer(col) + 1
@@ -762,7 +768,8 @@ class TargetEncoder(_TableMixin, TransformerMixin, BaseEstimator):
         return enc, counts
 
     def _codes(self, X, method: str, reset: bool) -> tuple[list[np.ndarray], list[str]]:
-        columns, labels = self._check_2d(X, method, reset=reset)
+        # one kind of value per column (mixed ints and text raise), the kind seen in fit
+        columns, labels = self._categorical_2d(X, method, reset=reset)
         return columns, labels
 
     def fit(self, X, y=None) -> TargetEncoder:

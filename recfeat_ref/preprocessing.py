@@ -27,11 +27,13 @@ References
 
 from __future__ import annotations
 
+import datetime
+import numbers
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
 from recfeat_ref import DEFAULT_ITEM_COL, DEFAULT_USER_COL
 from recfeat_ref._validation import (
@@ -42,6 +44,7 @@ from recfeat_ref._validation import (
     check_no_nan,
     check_unique_pairs,
 )
+from recfeat_ref.exceptions import NotFittedError
 
 __all__ = [
     "NotFittedError",
@@ -54,24 +57,9 @@ __all__ = [
 ]
 
 
-class NotFittedError(DataValidationError, _SklearnNotFittedError):
-    """Raised when ``transform`` (or similar) is called before ``fit``.
-
-    It is both a :class:`~recfeat_ref._validation.DataValidationError` (so one
-    ``except DataValidationError`` catches every data problem of this package)
-    and a :class:`sklearn.exceptions.NotFittedError` (so code written for
-    scikit-learn transformers keeps working). The message is scikit-learn's.
-
-    Examples
-    --------
-    >>> from recfeat_ref._validation import DataValidationError
-    >>> issubclass(NotFittedError, DataValidationError), issubclass(NotFittedError, ValueError)
-    (True, True)
-    >>> IdEncoder().transform([1])  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    recfeat_ref.preprocessing.NotFittedError: This IdEncoder instance is not fitted yet. Call 'fit' with ...
-    """
+# NotFittedError is recfeat_ref.exceptions.NotFittedError (a DataValidationError and a
+# sklearn.exceptions.NotFittedError), imported above: one class for the whole package, so
+# ``except recfeat_ref.preprocessing.NotFittedError`` also catches the models' errors.
 
 
 def _check_fitted(estimator, attribute: str) -> None:
@@ -256,8 +244,83 @@ def clean_interactions(
 # ---------------------------------------------------------------------------
 
 
-def _as_1d(values, what: str) -> tuple[np.ndarray, str]:
-    """Return ``values`` as a 1-D numpy array and a name for messages."""
+#: The kind of value a numpy dtype holds (``dtype.kind`` -> kind); ``object`` arrays are
+#: inspected value by value (:func:`_kind_of_type`).
+_KIND_OF_DTYPE = {"b": "bool", "i": "number", "u": "number", "f": "number", "c": "number",
+                  "U": "str", "S": "bytes", "M": "datetime", "m": "timedelta"}  # fmt: skip
+
+
+def _kind_of_type(t: type) -> str:
+    """The kind of a Python or numpy scalar type: ints and floats are both ``"number"``."""
+    if issubclass(t, (bool, np.bool_)):
+        return "bool"
+    if issubclass(t, (datetime.timedelta, np.timedelta64)):  # before numbers: timedelta64 is an integer
+        return "timedelta"
+    if issubclass(t, numbers.Number):
+        return "number"
+    if issubclass(t, (str, np.str_)):
+        return "str"
+    if issubclass(t, (bytes, np.bytes_)):
+        return "bytes"
+    if issubclass(t, (datetime.datetime, np.datetime64)):  # pandas.Timestamp included
+        return "datetime"
+    if issubclass(t, datetime.date):
+        return "date"
+    return t.__name__
+
+
+def _value_kinds(arr: np.ndarray) -> dict[str, int]:
+    """Each kind of value in the 1-D ``arr`` -> the position of its first value."""
+    if arr.size == 0:
+        return {}
+    if arr.dtype != object:
+        return {_KIND_OF_DTYPE.get(arr.dtype.kind, str(arr.dtype)): 0}
+    types = dict.fromkeys(map(type, arr))  # distinct types, in order of appearance (C speed)
+    kinds = {_kind_of_type(t) for t in types}
+    if len(kinds) == 1:
+        return {kinds.pop(): 0}
+    first: dict[str, int] = {}
+    for pos, value in enumerate(arr):  # only when the kinds are mixed: name where each starts
+        first.setdefault(_kind_of_type(type(value)), pos)
+    return first
+
+
+def _check_one_kind(arr: np.ndarray, who: str, label: str, what: str = "value") -> str | None:
+    """The single kind of the values of ``arr`` (None if empty); raise if kinds are mixed.
+
+    Mixed kinds would be compared or coerced silently (``np.asarray([1, "a"])`` makes
+    ``["1", "a"]``, so the int 1 and the text "1" would become one id; ``True == 1``).
+    """
+    kinds = _value_kinds(arr)
+    if len(kinds) > 1:
+        shown = ", ".join(f"{k} (e.g. {arr[pos]!r} at position {pos})" for k, pos in list(kinds.items())[:4])
+        where = "the input" if label == who else f"column {label!r}"
+        raise DataValidationError(
+            f"{who}: {where} mixes {what} types: {shown}; cast it to one type, "
+            "e.g. .astype(str), so that equal ids compare equal"
+        )
+    return next(iter(kinds), None)
+
+
+def _check_fitted_kind(kind: str | None, fitted: str | None, who: str, label: str, what: str = "value") -> None:
+    """Raise if ``transform`` gets another kind of value than ``fit`` saw (all would be unknown)."""
+    if kind is None or fitted is None or kind == fitted:
+        return
+    where = "the input" if label == who else f"column {label!r}"
+    cast = {"number": " (e.g. .astype(int))", "str": " (e.g. .astype(str))", "bool": " (e.g. .astype(bool))"}
+    raise DataValidationError(
+        f"{who}: {where} holds {kind} {what}s, but the encoder was fitted on {fitted} "
+        f"{what}s, so none of them could be known; convert them to the fitted type first"
+        f"{cast.get(fitted, '')}, as during fit"
+    )
+
+
+def _as_1d(values, what: str) -> tuple[np.ndarray, str, str | None]:
+    """Return ``values`` as a 1-D numpy array, a name for messages and the kind of its values.
+
+    Raises if the values are missing, not 1-D, or mix kinds (ints and text, say); a
+    list is checked before numpy would coerce it (``[1, "a"]`` -> ``["1", "a"]``).
+    """
     label = str(values.name) if isinstance(values, pd.Series) and values.name is not None else what
     if isinstance(values, pd.DataFrame):
         if values.shape[1] != 1:
@@ -267,10 +330,13 @@ def _as_1d(values, what: str) -> tuple[np.ndarray, str]:
             )
         values = values.iloc[:, 0]
         label = str(values.name)
+    raw = None  # the values before numpy coerces a list, to check their kinds
     if isinstance(values, (pd.Series, pd.Index)):
         missing = np.asarray(values.isna())
         arr = values.to_numpy()
     else:
+        if not isinstance(values, np.ndarray):
+            raw = np.asarray(values, dtype=object)
         arr = np.asarray(values)
         if arr.ndim == 0:
             raise DataValidationError(f"{what}: expected an array of ids, got the scalar {arr.item()!r}")
@@ -283,7 +349,8 @@ def _as_1d(values, what: str) -> tuple[np.ndarray, str]:
             f"{what}: column {label!r} has {len(where)} missing id(s) at positions {_preview(where.tolist())}; "
             "drop them first (recfeat_ref.preprocessing.clean_interactions)"
         )
-    return arr, label
+    kind = _check_one_kind(raw if raw is not None else arr, what, label, "id")
+    return arr, label, kind
 
 
 class IdEncoder(TransformerMixin, BaseEstimator):
@@ -320,6 +387,12 @@ class IdEncoder(TransformerMixin, BaseEstimator):
     Notes
     -----
     * Ids may be ints or strings (one kind per encoder; mixing raises).
+      Ints and floats count as one kind (numbers); text, booleans, bytes and
+      datetimes are kinds of their own. ``fit`` raises
+      :class:`DataValidationError` for ids of mixed kinds (a list included:
+      ``[1, "a"]`` is checked before numpy would turn it into ``["1", "a"]``),
+      and ``transform`` raises for ids of another kind than ``fit`` saw (text
+      ids against an int vocabulary would all be unknown).
       Missing ids (``NaN``/``None``) raise :class:`DataValidationError`
       naming the column: clean them first.
     * Codes are ``int64``. Compared with :class:`sklearn.preprocessing.LabelEncoder`:
@@ -351,7 +424,7 @@ class IdEncoder(TransformerMixin, BaseEstimator):
         """Learn the vocabulary from training ids (1-D: Series, list or array)."""
         if self.handle_unknown not in ("oov", "error"):
             raise ValueError(f"handle_unknown must be 'oov' or 'error', got {self.handle_unknown!r}")
-        arr, label = _as_1d(ids, "IdEncoder.fit")
+        arr, label, kind = _as_1d(ids, "IdEncoder.fit")  # mixed id types raise here
         try:
             classes = np.unique(arr)
         except TypeError as exc:
@@ -362,6 +435,7 @@ class IdEncoder(TransformerMixin, BaseEstimator):
             ) from exc
         if len(classes) == 0:
             raise DataValidationError("IdEncoder.fit: no ids to learn from (empty input)")
+        self._kind = kind
         self.classes_ = classes
         self.n_classes_ = len(classes) + 1
         self._index = pd.Index(classes)
@@ -370,7 +444,8 @@ class IdEncoder(TransformerMixin, BaseEstimator):
     def transform(self, ids) -> np.ndarray:
         """Return the ``int64`` codes of ``ids``: ``1..n`` for known, ``0`` for unknown."""
         _check_fitted(self, "classes_")
-        arr, label = _as_1d(ids, "IdEncoder.transform")
+        arr, label, kind = _as_1d(ids, "IdEncoder.transform")
+        _check_fitted_kind(kind, getattr(self, "_kind", None), "IdEncoder.transform", label, "id")
         codes = self._index.get_indexer(arr).astype(np.int64) + 1
         if self.handle_unknown == "error" and np.any(codes == 0):
             unknown = pd.unique(arr[codes == 0])
@@ -475,6 +550,30 @@ class _TableMixin:
                     f"{_preview(bad.tolist())}; impute or drop them first"
                 )
         return [c.to_numpy() for c in columns], labels
+
+    def _categorical_2d(self, X, method: str, reset: bool) -> tuple[list[np.ndarray], list[str]]:
+        """:meth:`_check_2d` for encoders: each column holds one kind of value, the kind seen in fit.
+
+        A list of rows is checked before numpy coerces it (``[[1], ["a"]]`` would become
+        text), so ``fit`` raises for a column mixing ints and text, and ``transform`` for a
+        column of another kind than in ``fit`` (every value would be unknown).
+        """
+        who = f"{type(self).__name__}.{method}"
+        raw = None
+        if not isinstance(X, (pd.DataFrame, np.ndarray)) and not sp.issparse(X):
+            raw = np.asarray(X, dtype=object)
+        columns, labels = self._check_2d(X, method, reset)
+        kinds = []
+        for j, (col, label) in enumerate(zip(columns, labels)):
+            source = raw[:, j] if raw is not None and raw.ndim == 2 else col
+            kinds.append(_check_one_kind(source, who, label))
+        if reset:
+            self._kinds_in = kinds
+        else:
+            fitted = getattr(self, "_kinds_in", None) or [None] * len(kinds)
+            for kind, known, label in zip(kinds, fitted, labels):
+                _check_fitted_kind(kind, known, who, label)
+        return columns, labels
 
     def _numeric(self, X, method: str, reset: bool) -> np.ndarray:
         columns, labels = self._check_2d(X, method, reset)
@@ -726,7 +825,10 @@ class OneHotEncoder(_TableMixin, TransformerMixin, BaseEstimator):
     * Output column names (:meth:`get_feature_names_out`) are
       ``"{feature}_{category}"``, e.g. ``"genre_Comedy"``, as in scikit-learn.
     * Missing values raise :class:`DataValidationError` (scikit-learn would
-      make ``NaN`` a category of its own).
+      make ``NaN`` a category of its own). So does a column mixing kinds of
+      values (ints and text; ints and floats are one kind), in ``fit``, a list
+      of rows included, and a column of another kind than in ``fit``, in
+      ``transform``.
     * ``inverse_transform`` maps an all-zero block (an ignored unknown) to
       ``None`` and returns an ``object`` array.
     * Equal to :class:`sklearn.preprocessing.OneHotEncoder` with the same
@@ -758,7 +860,7 @@ class OneHotEncoder(_TableMixin, TransformerMixin, BaseEstimator):
         """Learn the sorted categories of every column of ``X``."""
         if self.handle_unknown not in ("error", "ignore"):
             raise ValueError(f"handle_unknown must be 'error' or 'ignore', got {self.handle_unknown!r}")
-        columns, labels = self._check_2d(X, "fit", reset=True)
+        columns, labels = self._categorical_2d(X, "fit", reset=True)
         categories = []
         for col, label in zip(columns, labels):
             try:
@@ -774,7 +876,7 @@ class OneHotEncoder(_TableMixin, TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Return the one-hot matrix of shape ``(n_samples, sum of len(categories_))``."""
         _check_fitted(self, "categories_")
-        columns, labels = self._check_2d(X, "transform", reset=False)
+        columns, labels = self._categorical_2d(X, "transform", reset=False)
         n = len(columns[0])
         rows, cols, offset = [], [], 0
         for col, label, cats in zip(columns, labels, self.categories_):

@@ -78,6 +78,7 @@ from recfeat_ref._validation import (
     _preview,
     check_columns,
     check_dataframe,
+    check_vector,
 )
 from recfeat_ref.metrics import roc_auc
 
@@ -122,6 +123,35 @@ __all__ = [
 MIN_KEY_BYTES = 16
 
 
+def _real(value) -> bool:
+    """A real number, not a bool (``True`` is no noise multiplier)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_key(key, who: str, allow_none: bool = False) -> bytes | None:
+    """The HMAC key as bytes; raise at once (before any id is hashed) naming what is wrong.
+
+    Text is refused rather than encoded silently: a key typed as text has far less
+    entropy than its length suggests, and which encoding to use must be the caller's
+    choice (``key.encode("utf-8")``), or better a key drawn with ``secrets.token_bytes(32)``.
+    """
+    if key is None and allow_none:
+        return None
+    if isinstance(key, str):
+        raise TypeError(
+            f"{who}: key must be bytes, got a str ({len(key)} characters); encode it explicitly "
+            "with key.encode('utf-8'), or better draw a random key with secrets.token_bytes(32)"
+        )
+    if not isinstance(key, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{who}: key must be bytes (e.g. secrets.token_bytes(32)), got {type(key).__name__}")
+    key = bytes(key)
+    if len(key) < MIN_KEY_BYTES:
+        raise ValueError(
+            f"{who}: key must have at least {MIN_KEY_BYTES} bytes, got {len(key)}; use secrets.token_bytes(32)"
+        )
+    return key
+
+
 def _id_strings(ids) -> tuple[list[str], pd.Index | None]:
     """Identifiers as text (``str(id)``), and the index when ``ids`` is a Series."""
     if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
@@ -159,6 +189,8 @@ def pseudonymise(ids, key: bytes):
     ids : sequence or pandas.Series of identifiers (anything with a ``str``)
     key : bytes
         The secret, at least 16 bytes; draw it with ``secrets.token_bytes(32)``.
+        A ``str`` key raises :class:`TypeError` (no encoding is guessed): pass
+        ``key.encode("utf-8")`` if a text key is really meant.
 
     Returns
     -------
@@ -166,8 +198,12 @@ def pseudonymise(ids, key: bytes):
 
     Raises
     ------
-    TypeError, ValueError
-        A key that is not bytes or is shorter than 16 bytes; missing ids.
+    TypeError
+        A key that is not bytes (a ``str`` included).
+    ValueError
+        A key shorter than 16 bytes.
+    DataValidationError
+        Missing ids.
 
     Examples
     --------
@@ -175,12 +211,8 @@ def pseudonymise(ids, key: bytes):
     >>> len(p[0]), p[0] == p[2], p[0] == p[1]
     (64, True, False)
     """
-    if not isinstance(key, (bytes, bytearray)):
-        raise TypeError(f"key must be bytes (e.g. secrets.token_bytes(32)), got {type(key).__name__}")
-    if len(key) < MIN_KEY_BYTES:
-        raise ValueError(f"key must have at least {MIN_KEY_BYTES} bytes, got {len(key)}; use secrets.token_bytes(32)")
+    key = _check_key(key, "pseudonymise")
     texts, index = _id_strings(ids)
-    key = bytes(key)
     return _wrap([hmac.new(key, t.encode("utf-8"), hashlib.sha256).hexdigest() for t in texts], index)
 
 
@@ -215,7 +247,7 @@ def reverse_by_enumeration(hashes, id_space: Iterable, key: bytes | None = None)
         Every candidate identifier (``range(1, 10**6)``, say); read once.
     key : bytes, optional
         None: try plain SHA-256 (what anyone can do). A key: try HMAC with it (what the
-        key holder can do).
+        key holder can do); checked as in :func:`pseudonymise` (bytes, at least 16).
 
     Returns
     -------
@@ -229,10 +261,11 @@ def reverse_by_enumeration(hashes, id_space: Iterable, key: bytes | None = None)
     >>> reverse_by_enumeration(pseudonymise([7], key=b"k" * 16), range(100))
     [None]
     """
+    key = _check_key(key, "reverse_by_enumeration", allow_none=True)
+    if isinstance(hashes, (str, bytes)) or not isinstance(hashes, Iterable):
+        raise TypeError(f"hashes must be a sequence of hex digests, got {type(hashes).__name__}")
     targets = {str(h): None for h in hashes}
     found: dict[str, object] = {}
-    if key is not None and len(key) < MIN_KEY_BYTES:
-        raise ValueError(f"key must have at least {MIN_KEY_BYTES} bytes, got {len(key)}")
     for candidate in id_space:
         data = str(candidate).encode("utf-8")
         digest = (
@@ -526,7 +559,7 @@ def generalise_users(users: pd.DataFrame, k: int = 5, max_suppression: float = 0
     check_dataframe(users, "generalise_users")
     check_columns(users, QUASI_IDENTIFIERS, "users")
     _check_positive_int("k", k)
-    if not (isinstance(max_suppression, (int, float)) and 0 <= max_suppression < 1):
+    if not (_real(max_suppression) and 0 <= max_suppression < 1):
         raise ValueError(f"max_suppression must be a fraction in [0, 1), got {max_suppression!r}")
     if len(users) < k:
         raise DataValidationError(f"generalise_users: {len(users)} rows cannot be {k}-anonymous")
@@ -572,6 +605,32 @@ def generalise_users(users: pd.DataFrame, k: int = 5, max_suppression: float = 0
 # ---------------------------------------------------------------------------
 # 3. Differential privacy: DP-SGD
 # ---------------------------------------------------------------------------
+
+
+def _check_sigma(value, who: str, name: str = "noise_multiplier") -> float:
+    """sigma: a finite number >= 0 (NaN would make NaN weights and an infinite epsilon)."""
+    if not (_real(value) and math.isfinite(value) and value >= 0):
+        raise ValueError(
+            f"{who}: {name} (sigma, the noise std in units of the clipping norm) must be a finite "
+            f"number >= 0, got {value!r}"
+        )
+    return float(value)
+
+
+def _check_rate(value, who: str, name: str = "sample_rate") -> float:
+    """q: a probability in [0, 1]."""
+    if not (_real(value) and 0 <= value <= 1):  # NaN fails the comparison
+        raise ValueError(f"{who}: {name} (q, the probability that a row joins a batch) must be in [0, 1], got {value!r}")
+    return float(value)
+
+
+def _check_delta(value, who: str, low_closed: bool = False) -> float:
+    """delta: in (0, 1) (or [0, 1) where 0 is meaningful)."""
+    ok = _real(value) and (0 <= value < 1 if low_closed else 0 < value < 1)
+    if not ok:
+        interval = "[0, 1)" if low_closed else "(0, 1)"
+        raise ValueError(f"{who}: delta must be a number in {interval}, e.g. 1e-5 (below 1/n), got {value!r}")
+    return float(value)
 
 
 def per_example_grads(
@@ -652,6 +711,10 @@ def add_gaussian_noise(
 ) -> dict[str, torch.Tensor]:
     r"""The Gaussian mechanism on a sum of clipped gradients: add :math:`\mathcal N(0, \sigma^2 C^2 I)`.
 
+    ``noise_multiplier`` (:math:`\sigma`) and ``max_norm`` (C) must be finite numbers
+    >= 0, and ``generator`` a :class:`torch.Generator`; anything else raises at once
+    (a NaN sigma would otherwise turn every weight into NaN).
+
     Examples
     --------
     >>> g = torch.Generator().manual_seed(0)
@@ -659,8 +722,14 @@ def add_gaussian_noise(
     >>> round(float(noisy["w"].std()), 2)  # sigma * C
     1.0
     """
-    if noise_multiplier < 0:
-        raise ValueError(f"noise_multiplier must be >= 0, got {noise_multiplier!r}")
+    noise_multiplier = _check_sigma(noise_multiplier, "add_gaussian_noise")
+    if not (_real(max_norm) and math.isfinite(max_norm) and max_norm >= 0):
+        raise ValueError(f"add_gaussian_noise: max_norm (C, the clipping norm) must be a finite number >= 0, got {max_norm!r}")
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(
+            f"add_gaussian_noise: generator must be a torch.Generator (e.g. torch.Generator().manual_seed(0)), "
+            f"got {type(generator).__name__}"
+        )
     std = noise_multiplier * max_norm
     out = {}
     for k, s in summed.items():
@@ -733,14 +802,14 @@ class DPSGDConfig:
     cpu_threads: int | None = 1
 
     def __post_init__(self):
-        if not (isinstance(self.noise_multiplier, (int, float)) and 0 <= self.noise_multiplier < math.inf):
+        if not (_real(self.noise_multiplier) and 0 <= self.noise_multiplier < math.inf):
             raise ValueError(f"noise_multiplier must be a finite number >= 0, got {self.noise_multiplier!r}")
         if self.max_grad_norm is None:
             if self.noise_multiplier > 0:
                 raise ValueError("max_grad_norm=None (no clipping) is only allowed with noise_multiplier=0")
         else:
             _check_positive("max_grad_norm", self.max_grad_norm)
-        if not (isinstance(self.sample_rate, (int, float)) and 0 < self.sample_rate <= 1):
+        if not (_real(self.sample_rate) and 0 < self.sample_rate <= 1):
             raise ValueError(f"sample_rate must be in (0, 1], got {self.sample_rate!r}")
         _check_positive_int("epochs", self.epochs)
         _check_positive("lr", self.lr)
@@ -913,6 +982,9 @@ def rdp_sampled_gaussian(q: float, noise_multiplier: float, orders: Sequence[int
     computed in log space (``logsumexp``). With q = 1 it is the Gaussian mechanism's
     :math:`\alpha / (2\sigma^2)` (Mironov [5]_, proposition 7). RDP adds up over steps.
 
+    ``q`` must lie in [0, 1] and ``noise_multiplier`` be a finite number >= 0 (0 means no
+    noise: infinite RDP); NaN, negative or non-numeric values raise :class:`ValueError`.
+
     Returns
     -------
     numpy.ndarray (len(orders),): epsilon(alpha) for one step
@@ -925,10 +997,8 @@ def rdp_sampled_gaussian(q: float, noise_multiplier: float, orders: Sequence[int
     True
     """
     a = _check_orders(orders)
-    if not (0 <= q <= 1):
-        raise ValueError(f"q must be in [0, 1], got {q!r}")
-    if noise_multiplier < 0:
-        raise ValueError(f"noise_multiplier must be >= 0, got {noise_multiplier!r}")
+    q = _check_rate(q, "rdp_sampled_gaussian", "q")
+    noise_multiplier = _check_sigma(noise_multiplier, "rdp_sampled_gaussian")
     if q == 0:
         return np.zeros(len(a))
     if noise_multiplier == 0:
@@ -967,8 +1037,13 @@ def rdp_to_epsilon(rdp, orders: Sequence[int], delta: float, method: str = "ball
     r = np.atleast_1d(np.asarray(rdp, dtype=float))
     if r.shape != a.shape:
         raise ValueError(f"rdp and orders must have the same length, got {len(r)} and {len(a)}")
-    if not (0 < delta < 1):
-        raise ValueError(f"delta must be in (0, 1), got {delta!r}")
+    bad = np.isnan(r) | (r < 0)
+    if bad.any():
+        raise ValueError(
+            f"rdp_to_epsilon: rdp must be >= 0 (inf allowed), got {_preview(r[bad].tolist())} at orders "
+            f"{_preview(a[bad].astype(int).tolist())}; check the noise multiplier and sampling rate it came from"
+        )
+    delta = _check_delta(delta, "rdp_to_epsilon")
     if method == "mironov":
         eps = r + math.log(1 / delta) / (a - 1)
     elif method == "balle":
@@ -991,11 +1066,16 @@ def dp_sgd_epsilon(
     5.65
     """
     _check_positive_int("steps", steps)
+    _check_delta(delta, "dp_sgd_epsilon")
     return rdp_to_epsilon(steps * rdp_sampled_gaussian(q, noise_multiplier, orders), orders, delta)[0]
 
 
 class RDPAccountant:
     """Running RDP total of sampled Gaussian steps (possibly with changing q and sigma).
+
+    :meth:`step` checks its arguments when it is called (sigma a finite number >= 0, q in
+    [0, 1]), not later in :meth:`get_epsilon`, so the error points at the bad step; and
+    ``delta`` is checked even before the first step.
 
     Examples
     --------
@@ -1011,7 +1091,8 @@ class RDPAccountant:
         self._history: dict[tuple[float, float], int] = {}
 
     def step(self, *, noise_multiplier: float, sample_rate: float) -> None:
-        key = (float(noise_multiplier), float(sample_rate))
+        """Record one step of the sampled Gaussian mechanism with sigma and q."""
+        key = (_check_sigma(noise_multiplier, "RDPAccountant.step"), _check_rate(sample_rate, "RDPAccountant.step"))
         self._history[key] = self._history.get(key, 0) + 1
 
     def __len__(self) -> int:
@@ -1019,6 +1100,7 @@ class RDPAccountant:
 
     def get_privacy_spent(self, delta: float) -> tuple[float, int]:
         """(epsilon, best order) at ``delta``; (0, first order) before any step."""
+        _check_delta(delta, "RDPAccountant.get_privacy_spent")
         total = np.zeros(len(self.orders))
         for (sigma, q), steps in self._history.items():
             total += steps * rdp_sampled_gaussian(q, sigma, self.orders)
@@ -1027,6 +1109,7 @@ class RDPAccountant:
         return rdp_to_epsilon(total, self.orders, delta)
 
     def get_epsilon(self, delta: float) -> float:
+        """Epsilon spent so far at ``delta``."""
         return self.get_privacy_spent(delta)[0]
 
 
@@ -1048,6 +1131,10 @@ def per_example_losses(
     >>> per_example_losses(model, [torch.tensor([[1], [2]])], torch.tensor([1.0, 0.0])).round(4)
     array([0.6931, 0.6931])
     """
+    _check_positive_int("batch_size", batch_size)
+    if len(y) == 0 or any(len(x) != len(y) for x in inputs):
+        raise ValueError(f"per_example_losses: inputs and y must have the same, non-zero length, got "
+                         f"{[len(x) for x in inputs]} and {len(y)}")
     model.eval()
     device = next(model.parameters()).device
     out = []
@@ -1083,6 +1170,10 @@ def loss_threshold_attack(member_losses, nonmember_losses, threshold: float | No
     nm = np.asarray(nonmember_losses, dtype=float)
     if m.size == 0 or nm.size == 0:
         raise ValueError("loss_threshold_attack needs at least one member and one non-member loss")
+    m = check_vector(m, "loss_threshold_attack(member_losses)")  # NaN or inf raise, located
+    nm = check_vector(nm, "loss_threshold_attack(nonmember_losses)")
+    if threshold is not None and not (_real(threshold) and math.isfinite(threshold)):
+        raise ValueError(f"loss_threshold_attack: threshold must be a finite number or None, got {threshold!r}")
     tau = float(m.mean()) if threshold is None else float(threshold)
     labels = np.r_[np.ones(len(m)), np.zeros(len(nm))]
     scores = -np.r_[m, nm]
@@ -1117,10 +1208,9 @@ def dp_membership_bounds(epsilon: float, delta: float = 0.0) -> dict[str, float]
     >>> round(b["auc"], 4), round(b["advantage"], 4)  # e/(1+e), tanh(1/2)
     (0.7311, 0.4621)
     """
-    if not (epsilon >= 0):
-        raise ValueError(f"epsilon must be >= 0, got {epsilon!r}")
-    if not (0 <= delta < 1):
-        raise ValueError(f"delta must be in [0, 1), got {delta!r}")
+    if not (_real(epsilon) and epsilon >= 0):  # NaN fails; inf is allowed (no privacy)
+        raise ValueError(f"dp_membership_bounds: epsilon must be a number >= 0 (inf allowed), got {epsilon!r}")
+    delta = _check_delta(delta, "dp_membership_bounds", low_closed=True)
     if math.isinf(epsilon):
         return {"auc": 1.0, "advantage": 1.0}
     e = math.exp(epsilon)

@@ -27,6 +27,24 @@ Shared conventions
 * Cut points are rounded half up: with cumulative ratios
   :math:`c_k = \\sum_{j \\le k} r_j`, part :math:`k` ends at position
   :math:`\\lfloor c_k n + 1/2 \\rfloor`.
+* **Repeated (user, item) pairs are refused.** A pair that occurs twice can
+  land in two parts (train and test, or valid and test), so the model is
+  evaluated on an answer it was trained on, or top-N evaluation drops the
+  test item as "already seen". Every splitter therefore raises
+  :class:`~recfeat_ref._validation.DataValidationError` naming the first
+  repeated pairs (raw ids) and their rows when the frame has both
+  ``user_col`` and ``item_col`` (default ``"user_id"``, ``"item_id"``).
+  Deduplicate first with a stated rule, e.g.
+  ``recfeat_ref.preprocessing.clean_interactions(df, timestamp_col="timestamp",
+  keep="last")`` (the latest rating of a pair wins) or
+  ``df.drop_duplicates(["user_id", "item_id"], keep="last")``. Where repeats
+  are meant (a session log in which a user re-watches a film, for a sequential
+  model), pass ``duplicates="allow"``: every row is then split as it is, and a
+  pair may be in two parts. A frame without both columns has no pairs to check.
+* **Timestamps must be numbers or datetimes** (``temporal_split``,
+  ``leave_last_one_out``): text would be ordered as text (``"1000"`` before
+  ``"998"``), so a text, categorical or boolean time column raises, with the
+  explicit conversion to apply (``pd.to_numeric`` or ``pd.to_datetime``).
 * Bad arguments raise :class:`ValueError`, and bad data
   :class:`~recfeat_ref._validation.DataValidationError`, naming the parameter
   or column.
@@ -48,6 +66,7 @@ import pandas as pd
 from recfeat_ref import DEFAULT_ITEM_COL, DEFAULT_TIMESTAMP_COL, DEFAULT_USER_COL
 from recfeat_ref._validation import (
     DataValidationError,
+    _preview,
     check_columns,
     check_dataframe,
     check_no_nan,
@@ -112,6 +131,76 @@ def _time_codes(values: pd.Series) -> np.ndarray:
     return codes.astype(np.int64)
 
 
+#: What :func:`pandas.api.types.infer_dtype` may say of an ``object`` time column that
+#: still orders as time: Python numbers, datetimes and dates.
+_TIME_LIKE_OBJECTS = ("integer", "floating", "mixed-integer-float", "decimal", "datetime", "datetime64", "date")
+
+
+def _check_timestamps(df: pd.DataFrame, col: str, what: str) -> None:
+    """Raise unless ``df[col]`` holds numbers, datetimes or timedeltas: never order text as time."""
+    values = df[col]
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        kind = "boolean"
+    elif isinstance(dtype, pd.CategoricalDtype):
+        kind = "categorical"
+    elif (
+        pd.api.types.is_numeric_dtype(dtype)
+        or pd.api.types.is_datetime64_any_dtype(dtype)
+        or pd.api.types.is_timedelta64_dtype(dtype)
+    ):
+        return
+    elif dtype == object and pd.api.types.infer_dtype(values, skipna=True) in _TIME_LIKE_OBJECTS:
+        return
+    else:
+        kind = "text" if pd.api.types.infer_dtype(values, skipna=True) in ("string", "bytes") else "non-numeric"
+    example = _preview(pd.unique(values.to_numpy())[:3].tolist(), limit=3)
+    raise DataValidationError(
+        f"{what}: column {col!r} holds {kind} timestamps (dtype {dtype}), e.g. {example}; "
+        "they would be ordered as text ('1000' before '998'), not as time. Convert them "
+        f"explicitly first: pd.to_numeric(df[{col!r}]) for numbers such as unix seconds, "
+        f"or pd.to_datetime(df[{col!r}]) for dates"
+    )
+
+
+_DUPLICATE_POLICIES = ("raise", "allow")
+
+
+def _check_pairs(
+    df: pd.DataFrame, user_col: str, item_col, duplicates, what: str, timestamp_col: str | None = None
+) -> None:
+    """Raise if a (user, item) pair repeats, unless ``duplicates="allow"`` (see the module notes)."""
+    if duplicates not in _DUPLICATE_POLICIES:
+        raise ValueError(f"duplicates must be 'raise' or 'allow', got {duplicates!r}")
+    _check_column_name(user_col, "user_col")
+    if item_col is not None:
+        _check_column_name(item_col, "item_col")
+    if duplicates == "allow" or item_col is None or user_col not in df.columns or item_col not in df.columns:
+        return
+    pair = [user_col, item_col]
+    repeated = df.duplicated(pair, keep=False).to_numpy()
+    if not repeated.any():
+        return
+    rows = df.iloc[np.flatnonzero(repeated)]
+    first = rows[pair].drop_duplicates().head(3)
+    examples = []
+    for u, i in first.itertuples(index=False):
+        at = rows.index[(rows[user_col] == u).to_numpy() & (rows[item_col] == i).to_numpy()]
+        u, i = (v.item() if isinstance(v, np.generic) else v for v in (u, i))  # 3, not np.int64(3)
+        examples.append(f"({u!r}, {i!r}) at rows {_preview(at.tolist(), limit=3)}")
+    n_pairs = len(rows[pair].drop_duplicates())
+    time_hint = f", timestamp_col={timestamp_col!r}" if timestamp_col in df.columns else ""
+    raise DataValidationError(
+        f"{what}: {n_pairs} ({user_col}, {item_col}) pair(s) occur more than once "
+        f"({int(repeated.sum())} rows), e.g. {'; '.join(examples)}. A repeated pair can land in two "
+        "parts, so a test pair would also be a training (or validation) pair. Deduplicate with a "
+        f"stated rule first, e.g. recfeat_ref.preprocessing.clean_interactions(df, user_col={user_col!r}, "
+        f"item_col={item_col!r}{time_hint}, keep='last') or df.drop_duplicates([{user_col!r}, {item_col!r}], "
+        "keep='last'); or pass duplicates='allow' if the repeats are meant (e.g. re-consumption "
+        "in a sequence log)"
+    )
+
+
 def _check_column_name(value, parameter: str) -> None:
     if not isinstance(value, str):
         raise ValueError(f"{parameter} must be a column name (str), got {value!r}")
@@ -123,7 +212,13 @@ def _check_column_name(value, parameter: str) -> None:
 
 
 def random_split(
-    df: pd.DataFrame, ratios=(0.8, 0.2), seed=0
+    df: pd.DataFrame,
+    ratios=(0.8, 0.2),
+    seed=0,
+    *,
+    user_col: str = DEFAULT_USER_COL,
+    item_col: str | None = DEFAULT_ITEM_COL,
+    duplicates: str = "raise",
 ) -> tuple[pd.DataFrame, ...]:
     r"""Global random holdout: shuffle all rows, cut them by ``ratios``.
 
@@ -140,6 +235,13 @@ def random_split(
     ratios : tuple of float, default=(0.8, 0.2)
         One positive fraction per part, summing to 1.
     seed : int or numpy.random.Generator, default=0
+    user_col, item_col : str, default="user_id", "item_id"
+        Only used to refuse repeated (user, item) pairs (see ``duplicates``).
+    duplicates : {"raise", "allow"}, default="raise"
+        ``"raise"``: a (user, item) pair that occurs twice raises
+        :class:`~recfeat_ref._validation.DataValidationError` naming it (checked
+        when the frame has both columns). ``"allow"``: split every row as it is;
+        a pair may then be in two parts.
 
     Returns
     -------
@@ -150,9 +252,9 @@ def random_split(
     Raises
     ------
     ValueError
-        Bad ``ratios``.
+        Bad ``ratios`` or ``duplicates``.
     DataValidationError
-        Empty frame, or a part would be empty.
+        Empty frame, a repeated (user, item) pair, or a part would be empty.
 
     References
     ----------
@@ -169,6 +271,7 @@ def random_split(
     check_dataframe(df, "random_split(df)")
     r = _check_ratios(ratios)
     rng = check_random_state(seed)
+    _check_pairs(df, user_col, item_col, duplicates, "random_split(df)")
     n = len(df)
     bounds = np.concatenate([[0], _cut_points(n, r), [n]])
     part_of_position = np.repeat(np.arange(len(r)), np.diff(bounds))
@@ -185,6 +288,9 @@ def ratio_split_by_user(
     seed=0,
     user_col: str = DEFAULT_USER_COL,
     min_ratings: int = 1,
+    *,
+    item_col: str | None = DEFAULT_ITEM_COL,
+    duplicates: str = "raise",
 ) -> tuple[pd.DataFrame, ...]:
     r"""Per-user random holdout: split each user's interactions by ``ratios``.
 
@@ -218,6 +324,13 @@ def ratio_split_by_user(
     user_col : str, default="user_id"
     min_ratings : int, default=1
         Users with fewer interactions go wholly to train.
+    item_col : str, default="item_id"
+        Only used to refuse repeated (user, item) pairs (see ``duplicates``).
+    duplicates : {"raise", "allow"}, default="raise"
+        ``"raise"``: a (user, item) pair that occurs twice raises
+        :class:`~recfeat_ref._validation.DataValidationError` naming it (checked
+        when the frame has both columns). ``"allow"``: split every row as it is;
+        a pair may then be in two parts.
 
     Returns
     -------
@@ -246,6 +359,7 @@ def ratio_split_by_user(
     if not isinstance(min_ratings, (int, np.integer)) or min_ratings < 1:
         raise ValueError(f"min_ratings must be an int >= 1, got {min_ratings!r}")
     rng = check_random_state(seed)
+    _check_pairs(df, user_col, item_col, duplicates, "ratio_split_by_user(df)")
 
     n = len(df)
     users, _ = pd.factorize(df[user_col])
@@ -269,6 +383,10 @@ def temporal_split(
     df: pd.DataFrame,
     ratios=(0.8, 0.2),
     timestamp_col: str = DEFAULT_TIMESTAMP_COL,
+    *,
+    user_col: str = DEFAULT_USER_COL,
+    item_col: str | None = DEFAULT_ITEM_COL,
+    duplicates: str = "raise",
 ) -> tuple[pd.DataFrame, ...]:
     r"""Global temporal split: the earliest rows train, the latest test.
 
@@ -290,7 +408,16 @@ def temporal_split(
     ratios : tuple of float, default=(0.8, 0.2)
         One positive fraction per part, summing to 1.
     timestamp_col : str, default="timestamp"
-        Numbers or datetimes; no missing values.
+        Numbers (e.g. unix seconds), datetimes or timedeltas; no missing
+        values. Text raises: convert it explicitly (``pd.to_numeric`` or
+        ``pd.to_datetime``), since text orders as text.
+    user_col, item_col : str, default="user_id", "item_id"
+        Only used to refuse repeated (user, item) pairs (see ``duplicates``).
+    duplicates : {"raise", "allow"}, default="raise"
+        ``"raise"``: a (user, item) pair that occurs twice raises
+        :class:`~recfeat_ref._validation.DataValidationError` naming it (checked
+        when the frame has both columns). ``"allow"``: split every row as it is;
+        a pair may then be in two parts.
 
     Returns
     -------
@@ -301,8 +428,9 @@ def temporal_split(
     Raises
     ------
     DataValidationError
-        Missing column, missing timestamps, or a part left empty (too few rows
-        or too many ties at the end).
+        Missing column, missing or non-numeric (text) timestamps, a repeated
+        (user, item) pair, or a part left empty (too few rows or too many ties
+        at the end).
 
     Notes
     -----
@@ -326,7 +454,9 @@ def temporal_split(
     _check_column_name(timestamp_col, "timestamp_col")
     check_columns(df, [timestamp_col], "temporal_split(df)")
     check_no_nan(df, [timestamp_col], "temporal_split(df)")
+    _check_timestamps(df, timestamp_col, "temporal_split(df)")
     r = _check_ratios(ratios)
+    _check_pairs(df, user_col, item_col, duplicates, "temporal_split(df)", timestamp_col)
 
     n = len(df)
     t = _time_codes(df[timestamp_col])
@@ -353,6 +483,9 @@ def leave_last_one_out(
     user_col: str = DEFAULT_USER_COL,
     timestamp_col: str = DEFAULT_TIMESTAMP_COL,
     n_valid: int = 1,
+    *,
+    item_col: str | None = DEFAULT_ITEM_COL,
+    duplicates: str = "raise",
 ) -> tuple[pd.DataFrame, ...]:
     r"""Per user: last interaction to test, the ``n_valid`` before it to valid.
 
@@ -376,14 +509,34 @@ def leave_last_one_out(
         Interactions. Never modified.
     user_col : str, default="user_id"
     timestamp_col : str, default="timestamp"
-        Numbers or datetimes; no missing values.
+        Numbers (e.g. unix seconds), datetimes or timedeltas; no missing
+        values. Text raises: convert it explicitly (``pd.to_numeric`` or
+        ``pd.to_datetime``), since text orders as text.
     n_valid : int, default=1
         Interactions per user for validation; 0 means no validation part.
+    item_col : str, default="item_id"
+        Only used to refuse repeated (user, item) pairs (see ``duplicates``).
+    duplicates : {"raise", "allow"}, default="raise"
+        ``"raise"``: a (user, item) pair that occurs twice raises
+        :class:`~recfeat_ref._validation.DataValidationError` naming it (checked
+        when the frame has both columns). ``"allow"``: split every row as it is;
+        a pair may then be in two parts (a re-watched film can be a user's test
+        item and also in their training history, as sequential models expect).
 
     Returns
     -------
     (train, valid, test) if ``n_valid >= 1``, else (train, test)
         New frames, original index labels and row order kept.
+
+    Raises
+    ------
+    ValueError
+        Bad ``n_valid`` or ``duplicates``.
+    DataValidationError
+        Missing column, missing or non-numeric (text) timestamps, or a
+        repeated (user, item) pair (with the default ``duplicates="raise"``:
+        a user's repeated last interaction would be both their validation and
+        their test row, and evaluation would then drop it as already seen).
 
     Notes
     -----
@@ -409,8 +562,10 @@ def leave_last_one_out(
     _check_column_name(timestamp_col, "timestamp_col")
     check_columns(df, [user_col, timestamp_col], what)
     check_no_nan(df, [user_col, timestamp_col], what)
+    _check_timestamps(df, timestamp_col, what)
     if not isinstance(n_valid, (int, np.integer)) or isinstance(n_valid, bool) or n_valid < 0:
         raise ValueError(f"n_valid must be an int >= 0, got {n_valid!r}")
+    _check_pairs(df, user_col, item_col, duplicates, what, timestamp_col)
 
     n = len(df)
     users, _ = pd.factorize(df[user_col])
@@ -431,7 +586,13 @@ def leave_last_one_out(
 
 
 def kfold_split(
-    df: pd.DataFrame, n_splits: int = 5, seed=0
+    df: pd.DataFrame,
+    n_splits: int = 5,
+    seed=0,
+    *,
+    user_col: str = DEFAULT_USER_COL,
+    item_col: str | None = DEFAULT_ITEM_COL,
+    duplicates: str = "raise",
 ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
     """K-fold cross-validation over a random permutation of the rows.
 
@@ -448,6 +609,13 @@ def kfold_split(
     n_splits : int, default=5
         Number of folds, ``2 <= n_splits <= len(df)``.
     seed : int or numpy.random.Generator, default=0
+    user_col, item_col : str, default="user_id", "item_id"
+        Only used to refuse repeated (user, item) pairs (see ``duplicates``).
+    duplicates : {"raise", "allow"}, default="raise"
+        ``"raise"``: a (user, item) pair that occurs twice raises
+        :class:`~recfeat_ref._validation.DataValidationError` naming it (checked
+        when the frame has both columns). ``"allow"``: split every row as it is;
+        a pair may then be in two parts.
 
     Yields
     ------
@@ -478,6 +646,7 @@ def kfold_split(
     if n_splits > n:
         raise ValueError(f"n_splits={n_splits} is larger than the number of rows ({n})")
     rng = check_random_state(seed)
+    _check_pairs(df, user_col, item_col, duplicates, "kfold_split(df)")
     sizes = np.full(n_splits, n // n_splits)
     sizes[: n % n_splits] += 1
     fold_of_row = np.empty(n, dtype=np.int64)

@@ -13,7 +13,9 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
+import time
 import urllib.error
 import zipfile
 from pathlib import Path
@@ -684,3 +686,145 @@ def test_recbole_parser_uses_file_names_in_errors():
     files["ml-100k.inter"] = header + b"1\t2\t3\t881250949\n"
     with pytest.raises(DataValidationError, match=r"ml-100k\.user: the frame is empty"):
         ds._parse_recbole(files)
+
+
+# --------------------------------------------------------------------------
+# The input contract: the data home (issue 15)
+# --------------------------------------------------------------------------
+
+
+def recording_opener(calls: list):
+    def opener(url, timeout=None):
+        calls.append(url)
+        raise urllib.error.URLError("must not be reached")
+
+    return opener
+
+
+@pytest.mark.parametrize("value, error, pattern", [
+    (5, TypeError, r"data_home=5: a data home must be a str or path-like folder, got int; pass data_home="),
+    ("", ValueError, r"data_home='': an empty folder name \(it would mean the current folder\)"),
+    ("   ", ValueError, "an empty folder name"),
+    ("a\x00b", ValueError, "NUL character"),
+])  # fmt: skip
+def test_data_home_that_cannot_be_a_folder_name_raises(value, error, pattern, tmp_path):
+    with pytest.raises(error, match=pattern):
+        get_data_home(value)
+    with pytest.raises(error, match=pattern):
+        load_movielens_100k(value, verbose=False)
+    with pytest.raises(error, match=pattern):
+        clear_cache(value)
+
+
+def test_data_home_that_is_a_file_raises_naming_it_before_any_download(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(ds, "_urlopen", recording_opener(calls))
+    home = tmp_path / "home.txt"
+    home.write_text("not a folder")
+    for sources in (("cache",), ("grouplens",), ds.SOURCES):
+        with pytest.raises(ValueError, match=rf"data_home=.*: {re.escape(str(home))} is a file, not a folder; pass data_home="):
+            load_movielens_100k(home, sources=sources, verbose=False)
+    with pytest.raises(ValueError, match="is a file"):
+        clear_cache(home)
+    assert calls == [] and home.read_text() == "not a folder"
+    # the cache folder itself a file
+    (tmp_path / "h2").mkdir()
+    (tmp_path / "h2" / "ml-100k").write_text("x")
+    with pytest.raises(ValueError, match=rf"{re.escape(str(tmp_path / 'h2' / 'ml-100k'))} is a file"):
+        load_movielens_100k(tmp_path / "h2", verbose=False)
+
+
+def test_data_home_that_cannot_be_created_raises_before_downloading(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(ds, "_urlopen", recording_opener(calls))
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ValueError, match=rf"cannot be created because {re.escape(str(blocker))} is a file"):
+        load_movielens_100k(blocker / "sub" / "home", verbose=False)
+    # not writable (simulated: the tests may run as root, who can write anywhere)
+    real_access = os.access
+    monkeypatch.setattr(ds.os, "access", lambda p, mode: False if Path(p) == tmp_path else real_access(p, mode))
+    with pytest.raises(ValueError, match=rf"{re.escape(str(tmp_path / 'new'))} cannot be created: "
+                                         rf"{re.escape(str(tmp_path))} is not writable"):
+        load_movielens_100k(tmp_path / "new", sources=("grouplens",), verbose=False)
+    with pytest.raises(ValueError, match=rf"{re.escape(str(tmp_path))} is not writable"):
+        load_movielens_100k(tmp_path, sources=("cache", "grouplens"), verbose=False)
+    assert calls == [], "nothing is downloaded that could not be kept"
+    # a read-only data home is fine for reading a cache: only "no cache" here
+    with pytest.raises(DataSourceError, match="no cache"):
+        load_movielens_100k(tmp_path, sources=("cache",), verbose=False)
+
+
+def test_recfeat_data_env_var_is_checked_the_same_way(tmp_path, monkeypatch):
+    home = tmp_path / "file"
+    home.write_text("x")
+    monkeypatch.setenv("RECFEAT_DATA", str(home))
+    with pytest.raises(ValueError, match=rf"RECFEAT_DATA=.* \(environment variable\): .* is a file.*point RECFEAT_DATA at"):
+        load_movielens_100k(verbose=False)
+    monkeypatch.setenv("RECFEAT_DATA", "   ")
+    with pytest.raises(ValueError, match=r"RECFEAT_DATA='   ' \(environment variable\): an empty folder name"):
+        get_data_home()
+    monkeypatch.setenv("RECFEAT_DATA", "")  # set but empty: documented as unset
+    assert get_data_home() == Path.home() / ".cache" / "recfeat_ref"
+
+
+# --------------------------------------------------------------------------
+# Leftovers of killed writes (issue 15)
+# --------------------------------------------------------------------------
+
+KILLED_WRITE = """
+import os, sys
+from pathlib import Path
+from recfeat_ref import datasets as ds
+os.replace = lambda src, dst: os._exit(9)   # killed after the data are on disk, before the rename
+ds._atomic_write(Path(sys.argv[1]), b"partial")
+"""
+
+
+def killed_write(path: Path) -> list[str]:
+    """Run an _atomic_write in a child process that dies mid-write; return what it left."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", KILLED_WRITE, str(path)], capture_output=True, timeout=120)
+    assert proc.returncode == 9, proc.stderr.decode()
+    return sorted(p.name for p in path.parent.glob(".*.tmp"))
+
+
+def test_a_killed_write_leaves_a_temporary_that_the_next_write_removes(tmp_path):
+    target = tmp_path / "u.data"
+    left = killed_write(target)
+    assert len(left) == 1 and left[0].startswith(".u.data.") and not target.exists()
+    ds._atomic_write(tmp_path / "manifest.json", b"{}")  # any later successful write in the folder
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json"]
+
+
+def test_only_stale_temporaries_of_the_package_are_removed(tmp_path):
+    now = time.time()
+    live = tmp_path / f".u.data.{os.getpid()}-abcdefgh.tmp"  # a write in progress in this process
+    legacy_fresh = tmp_path / ".u.item.k2j4h5g6.tmp"  # old naming, pid unknown, recent
+    legacy_old = tmp_path / ".u.user.a1b2c3d4.tmp"  # old naming, two hours old: stale
+    foreign = [tmp_path / ".notes.tmp", tmp_path / "draft.tmp", tmp_path / ".x.ABCDEFGH.tmp"]
+    for p in [live, legacy_fresh, legacy_old, *foreign]:
+        p.write_bytes(b"x")
+    os.utime(legacy_old, (now - 2 * ds.STALE_TMP_SECONDS, now - 2 * ds.STALE_TMP_SECONDS))
+    os.utime(foreign[0], (now - 2 * ds.STALE_TMP_SECONDS, now - 2 * ds.STALE_TMP_SECONDS))
+    assert ds._remove_stale_temporaries(tmp_path) == [legacy_old.name]
+    assert all(p.exists() for p in [live, legacy_fresh, *foreign])
+    later = now + 2 * ds.STALE_TMP_SECONDS  # everything of ours is stale after the limit
+    assert sorted(ds._remove_stale_temporaries(tmp_path, now=later)) == sorted([live.name, legacy_fresh.name])
+    assert all(p.exists() for p in foreign)
+
+
+def test_a_killed_cache_write_is_cleaned_by_the_next_successful_download(serve, tmp_path):
+    cache_dir = tmp_path / "home" / "ml-100k"
+    cache_dir.mkdir(parents=True)
+    assert len(killed_write(cache_dir / ratings_file(serve))) == 1
+    load_movielens_100k(tmp_path / "home", sources=(serve,), verbose=False)
+    assert not list(cache_dir.glob(".*.tmp"))
+    assert load_movielens_100k(tmp_path / "home", sources=("cache",), verbose=False).source == "cache"
+
+
+def test_the_embedding_cache_uses_the_same_atomic_writer():
+    text = pytest.importorskip("recfeat_ref.text")
+    assert text._atomic_write is ds._atomic_write

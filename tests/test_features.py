@@ -496,3 +496,27 @@ def test_works_in_column_transformer_pipeline_with_pandas_output(ctr):
     ]
     agg = UserItemAggregates().set_output(transform="pandas").fit(train)
     assert agg.transform(test).index.equals(test.index)
+
+
+# ---------------------------------------------------------------------------
+# the input contract: one kind of value per column (issue 15)
+# ---------------------------------------------------------------------------
+
+
+def test_category_encoders_refuse_mixed_kinds_even_in_lists():
+    for make in (OrdinalEncoder, TargetEncoder):
+        name = make.__name__
+        with pytest.raises(DataValidationError, match=rf"{name}.fit: column 'x0' mixes value types: number"):
+            make().fit([[1], ["a"]], [0, 1])  # numpy would have turned it into ['1', 'a']
+        with pytest.raises(DataValidationError, match=rf"{name}.fit: column 'c' mixes value types"):
+            make().fit(pd.DataFrame({"c": [1, "a"]}, dtype=object), [0, 1])
+        with pytest.raises(DataValidationError, match="mixes value types: bool"):
+            make().fit(pd.DataFrame({"c": [True, 1]}, dtype=object), [0, 1])
+
+
+def test_category_encoders_refuse_another_kind_at_transform():
+    X = pd.DataFrame({"user_id": [1, 2, 2]})
+    for enc in (OrdinalEncoder().fit(X), TargetEncoder(cv=2).fit(X, [0, 1, 1])):
+        with pytest.raises(DataValidationError, match="column 'user_id' holds str values, but the encoder was fitted on number"):
+            enc.transform(pd.DataFrame({"user_id": ["1", "2"]}))
+        assert enc.transform(pd.DataFrame({"user_id": [1.0, 7]})).shape == (2, 1)  # ints and floats: numbers

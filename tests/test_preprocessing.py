@@ -575,3 +575,61 @@ def test_movielens_pipeline(movielens):
     )
     assert R.nnz == len(clean)
     pd.testing.assert_frame_equal(ml, before)
+
+
+# ---------------------------------------------------------------------------
+# the input contract: one kind of id per encoder (issue 15)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "ids, kinds",
+    [
+        ([1, "a"], r"number \(e\.g\. 1 at position 0\), str \(e\.g\. 'a' at position 1\)"),  # the issue's example
+        ((1, "a"), "number .* str"),
+        (np.array([1, "a"], dtype=object), "number .* str"),
+        (pd.Series([1, "a"], dtype=object, name="user_id"), "number .* str"),
+        ([True, 1], r"bool \(e\.g\. True at position 0\), number"),
+        (["a", b"a"], "str .* bytes"),
+        ([1.5, pd.Timestamp("2020-01-01")], "number .* datetime"),
+    ],
+)
+def test_id_encoder_fit_refuses_mixed_id_types_even_in_a_list(ids, kinds):
+    with pytest.raises(DataValidationError, match=f"IdEncoder.fit: .*mixes id types: {kinds}") as info:
+        IdEncoder().fit(ids)
+    assert ".astype(str)" in str(info.value)
+    if isinstance(ids, pd.Series):
+        assert "column 'user_id'" in str(info.value)
+
+
+def test_id_encoder_accepts_one_kind_and_treats_ints_and_floats_as_numbers():
+    assert IdEncoder().fit([3, 1.0, np.int64(2)]).classes_.tolist() == [1.0, 2.0, 3.0]
+    assert IdEncoder().fit(pd.Series(["b", "a"], dtype="category")).classes_.tolist() == ["a", "b"]
+    enc = IdEncoder().fit(pd.Series([1, 2, 3], dtype="Int64"))
+    assert enc.transform([1.0, 3, 9]).tolist() == [1, 3, 0]
+    assert IdEncoder().fit(["x", "y"]).transform(np.array(["y", "z"])).tolist() == [2, 0]
+
+
+def test_id_encoder_transform_refuses_another_kind_than_fit():
+    enc = IdEncoder().fit(pd.Series([1, 2, 3], name="user_id"))
+    # Text ids against an int vocabulary would all silently map to the OOV code 0.
+    with pytest.raises(DataValidationError, match=r"column 'user_id' holds str ids, but the encoder was "
+                                                  r"fitted on number ids.*astype\(int\)"):
+        enc.transform(pd.Series(["1", "2"], name="user_id"))
+    with pytest.raises(DataValidationError, match="mixes id types"):
+        enc.transform([1, "2"])
+    with pytest.raises(DataValidationError, match="holds number ids, but the encoder was fitted on str"):
+        IdEncoder().fit(["a"]).transform([1])
+    assert enc.transform(np.array([], dtype=np.int64)).tolist() == []
+
+
+def test_one_hot_encoder_refuses_mixed_kinds_in_a_column_and_a_kind_change():
+    with pytest.raises(DataValidationError, match=r"OneHotEncoder.fit: column 'x0' mixes value types: number"):
+        OneHotEncoder().fit([[1], ["a"]])  # numpy would have made ['1', 'a'] of it
+    with pytest.raises(DataValidationError, match="column 'c' mixes value types"):
+        OneHotEncoder().fit(pd.DataFrame({"c": [1, "a"]}, dtype=object))
+    enc = OneHotEncoder(handle_unknown="ignore").fit(pd.DataFrame({"c": [1, 2]}))
+    with pytest.raises(DataValidationError, match="column 'c' holds str values, but the encoder was fitted on number"):
+        enc.transform(pd.DataFrame({"c": ["1"]}))
+    X = np.array([["a", 1], ["b", 2]], dtype=object)  # different kinds in different columns: fine
+    assert OneHotEncoder().fit(X).transform(X).shape == (2, 4)

@@ -370,3 +370,99 @@ def test_all_orders_cover_itertools_product_size():
     # the lattice search of generalise_users visits 5 * 2 * 3 * 5 nodes
     g = generalise_users(_synthetic_users(n=40), k=2)
     assert len(g.candidates) == len(list(itertools.product(range(5), range(2), range(3), range(5))))
+
+
+# ---------------------------------------------------------------------------
+# the input contract: parameters checked when given, not when used (issue 15)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sigma", [math.nan, -1.0, math.inf, "1.0", True, None])
+def test_a_bad_noise_multiplier_raises_where_it_is_given(sigma):
+    gen = torch.Generator().manual_seed(0)
+    with pytest.raises(ValueError, match=r"add_gaussian_noise: noise_multiplier \(sigma"):
+        add_gaussian_noise({"w": torch.zeros(3)}, sigma, 1.0, gen)  # a NaN sigma made NaN weights
+    with pytest.raises(ValueError, match=r"rdp_sampled_gaussian: noise_multiplier"):
+        rdp_sampled_gaussian(0.1, sigma)
+    with pytest.raises(ValueError, match="noise_multiplier"):
+        dp_sgd_epsilon(0.1, sigma, 10, 1e-5)  # a NaN sigma gave epsilon = inf
+    with pytest.raises(ValueError, match=r"RDPAccountant.step: noise_multiplier"):
+        RDPAccountant().step(noise_multiplier=sigma, sample_rate=0.1)  # not later, at get_epsilon
+    with pytest.raises(ValueError, match="noise_multiplier"):
+        DPSGDConfig(noise_multiplier=sigma)
+
+
+def test_accountant_rejects_a_negative_sigma_at_step_and_keeps_its_history():
+    acc = RDPAccountant()
+    acc.step(noise_multiplier=1.0, sample_rate=0.1)
+    with pytest.raises(ValueError, match=r"RDPAccountant.step: noise_multiplier .* got -1\.0"):
+        acc.step(noise_multiplier=-1.0, sample_rate=0.1)
+    with pytest.raises(ValueError, match=r"RDPAccountant.step: sample_rate \(q"):
+        acc.step(noise_multiplier=1.0, sample_rate=1.5)
+    with pytest.raises(ValueError, match="sample_rate"):
+        acc.step(noise_multiplier=1.0, sample_rate=math.nan)
+    assert len(acc) == 1 and acc.get_epsilon(1e-5) == pytest.approx(dp_sgd_epsilon(0.1, 1.0, 1, 1e-5))
+
+
+@pytest.mark.parametrize("delta", [0.0, 1.0, math.nan, -1e-5, "1e-5"])
+def test_bad_delta_raises_even_before_the_first_step(delta):
+    with pytest.raises(ValueError, match=r"RDPAccountant.get_privacy_spent: delta must be a number in \(0, 1\)"):
+        RDPAccountant().get_epsilon(delta)
+    with pytest.raises(ValueError, match="delta"):
+        dp_sgd_epsilon(0.1, 1.0, 10, delta)
+    with pytest.raises(ValueError, match="delta"):
+        rdp_to_epsilon([0.5], [2], delta)
+
+
+@pytest.mark.parametrize("q", [math.nan, -0.1, 1.1, "0.1"])
+def test_bad_sampling_rate_raises(q):
+    with pytest.raises(ValueError, match=r"rdp_sampled_gaussian: q \(q, the probability"):
+        rdp_sampled_gaussian(q, 1.0)
+    with pytest.raises(ValueError, match="sample_rate"):
+        DPSGDConfig(sample_rate=q)
+
+
+@pytest.mark.parametrize("norm", [math.nan, -1.0, math.inf, "1"])
+def test_bad_clipping_norms_raise(norm):
+    gen = torch.Generator().manual_seed(0)
+    with pytest.raises(ValueError, match=r"add_gaussian_noise: max_norm \(C"):
+        add_gaussian_noise({"w": torch.zeros(3)}, 1.0, norm, gen)
+    with pytest.raises(ValueError, match="max_norm"):
+        clip_per_example({"w": torch.ones(2, 2)}, norm)
+    with pytest.raises(ValueError, match="max_grad_norm"):
+        DPSGDConfig(max_grad_norm=norm)
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        add_gaussian_noise({"w": torch.zeros(3)}, 1.0, 1.0, 0)
+
+
+def test_rdp_values_and_attack_inputs_are_checked():
+    with pytest.raises(ValueError, match=r"rdp_to_epsilon: rdp must be >= 0 .* at orders \[3\]"):
+        rdp_to_epsilon([0.5, math.nan], [2, 3], 1e-5)
+    assert rdp_to_epsilon([math.inf], [2], 1e-5)[0] == math.inf  # sigma = 0: no privacy, documented
+    with pytest.raises(DataValidationError, match=r"member_losses\): 1 value\(s\) are NaN"):
+        loss_threshold_attack([0.1, math.nan], [0.5])
+    with pytest.raises(ValueError, match="threshold must be a finite number"):
+        loss_threshold_attack([0.1], [0.5], threshold=math.nan)
+    with pytest.raises(ValueError, match="epsilon must be a number >= 0"):
+        dp_membership_bounds(math.nan)
+    with pytest.raises(ValueError, match=r"delta must be a number in \[0, 1\)"):
+        dp_membership_bounds(1.0, math.nan)
+
+
+def test_text_keys_get_a_clear_error_in_every_hmac_helper():
+    for call in (lambda k: pseudonymise([1], k), lambda k: reverse_by_enumeration(["00"], range(3), key=k)):
+        with pytest.raises(TypeError, match=r"key must be bytes, got a str .*key\.encode\('utf-8'\).*token_bytes"):
+            call("a text key of many characters")
+        with pytest.raises(ValueError, match="at least 16 bytes"):
+            call(b"short")
+        with pytest.raises(TypeError, match="key must be bytes"):
+            call(12345678901234567890)
+
+    def never(_):  # the key is checked before a single candidate is hashed
+        raise AssertionError("id_space was read before the key was checked")
+        yield
+
+    with pytest.raises(TypeError, match="key"):
+        reverse_by_enumeration(["00"], never(None), key="text")
+    key = bytearray(b"k" * 16)  # bytes-like keys are fine
+    assert reverse_by_enumeration(pseudonymise([5], bytes(key)), range(10), key=key) == [5]

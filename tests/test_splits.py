@@ -26,16 +26,21 @@ from recfeat_ref.splits import (
 # ---------------------------------------------------------------------------
 
 
-def make_interactions(n_users=300, n_items=400, n_rows=6000, seed=0) -> pd.DataFrame:
-    """Synthetic interactions with a skewed user activity, repeated timestamps
-    and a non-default index (labels 10_000.., shuffled) so that the tests see
-    whether the splits keep original labels."""
+def make_interactions(n_users=300, n_items=4000, n_rows=6000, seed=0) -> pd.DataFrame:
+    """Synthetic interactions with a skewed user activity, repeated timestamps,
+    unique (user, item) pairs (the splitters refuse repeats) and a non-default
+    index (labels 10_000.., shuffled) so that the tests see whether the splits
+    keep original labels."""
     rng = np.random.default_rng(seed)
     users = np.minimum(rng.zipf(1.6, n_rows), n_users) - 1  # a few heavy users, many light ones
+    items = np.empty(n_rows, dtype=np.int64)
+    for u in np.unique(users):  # each user's items drawn without replacement
+        rows = np.flatnonzero(users == u)
+        items[rows] = rng.choice(n_items, size=len(rows), replace=False)
     df = pd.DataFrame(
         {
             "user_id": users,
-            "item_id": rng.integers(0, n_items, n_rows),
+            "item_id": items,
             "rating": rng.integers(1, 6, n_rows).astype(float),
             "timestamp": rng.integers(0, 2000, n_rows),  # coarse: many ties
         },
@@ -455,3 +460,122 @@ def test_movielens_splits(movielens):
     folds = list(kfold_split(ml, n_splits=5, seed=0))
     assert sorted(len(t) for _, t in folds) == [len(ml) // 5] * 5
     pd.testing.assert_frame_equal(ml, before)
+
+
+# ---------------------------------------------------------------------------
+# the input contract: repeated pairs and text timestamps (issue 15)
+# ---------------------------------------------------------------------------
+
+
+def dup_last_frame() -> pd.DataFrame:
+    """User 1's last interaction (item 12) is logged twice: the issue's example."""
+    return pd.DataFrame(
+        {
+            "user_id": [1, 1, 1, 1, 2, 2],
+            "item_id": [10, 11, 12, 12, 20, 21],
+            "rating": [4.0, 3.0, 5.0, 5.0, 2.0, 1.0],
+            "timestamp": [1, 2, 3, 4, 1, 2],
+        }
+    )
+
+
+ALL_SPLITTERS = {
+    "random_split": lambda d, **kw: random_split(d, (0.5, 0.5), **kw),
+    "ratio_split_by_user": lambda d, **kw: ratio_split_by_user(d, (0.5, 0.5), **kw),
+    "temporal_split": lambda d, **kw: temporal_split(d, (0.5, 0.5), **kw),
+    "leave_last_one_out": lambda d, **kw: leave_last_one_out(d, **kw),
+    "kfold_split": lambda d, **kw: list(kfold_split(d, n_splits=2, **kw)),
+}
+
+
+@pytest.mark.parametrize("name", list(ALL_SPLITTERS))
+def test_every_splitter_refuses_a_repeated_pair_naming_it_and_the_fix(name):
+    with pytest.raises(DataValidationError) as info:
+        ALL_SPLITTERS[name](dup_last_frame())
+    message = str(info.value)
+    assert message.startswith(f"{name}(df): 1 (user_id, item_id) pair(s) occur more than once (2 rows)")
+    assert "(1, 12) at rows [2, 3]" in message  # raw ids and the rows
+    assert "clean_interactions" in message and "drop_duplicates" in message
+    assert "duplicates='allow'" in message
+
+
+def test_leave_last_one_out_duplicated_last_interaction_no_longer_leaks():
+    # Before: item 12 went to both valid and test, and evaluation then excluded it as seen.
+    with pytest.raises(DataValidationError, match=r"\(1, 12\) at rows \[2, 3\].*timestamp_col='timestamp'"):
+        leave_last_one_out(dup_last_frame())
+    # The fix the message names: keep the latest row of the pair.
+    from recfeat_ref.preprocessing import clean_interactions
+
+    clean, report = clean_interactions(dup_last_frame(), timestamp_col="timestamp", keep="last")
+    assert report["duplicates"] == 1
+    train, valid, test = leave_last_one_out(clean)
+    assert test["item_id"].tolist() == [12, 21] and valid["item_id"].tolist() == [11]
+    # duplicates="allow": the documented behaviour for logs with re-consumption
+    train, valid, test = leave_last_one_out(dup_last_frame(), duplicates="allow")
+    assert valid.loc[valid.user_id == 1, "item_id"].tolist() == [12]
+    assert test.loc[test.user_id == 1, "item_id"].tolist() == [12]
+
+
+def test_random_split_on_duplicated_rows_raises_instead_of_leaking_test_pairs_into_train(df):
+    doubled = pd.concat([df, df.head(50).set_axis(np.arange(50) + 90_000)])  # 50 rows repeated
+    with pytest.raises(DataValidationError, match=r"random_split\(df\): 50 \(user_id, item_id\) pair\(s\)"):
+        random_split(doubled, seed=0)
+    train, test = random_split(doubled, seed=0, duplicates="allow")  # opt-in: split as given
+    assert_partition(doubled, (train, test))
+
+
+def test_duplicate_check_follows_the_column_arguments_and_validates_the_policy():
+    d = dup_last_frame().rename(columns={"user_id": "uid", "item_id": "iid"})
+    random_split(d, (0.5, 0.5))  # no user_id/item_id columns: no pairs to check
+    with pytest.raises(DataValidationError, match=r"\(uid, iid\).*\(1, 12\)"):
+        random_split(d, (0.5, 0.5), user_col="uid", item_col="iid")
+    random_split(dup_last_frame(), (0.5, 0.5), item_col=None)  # item_col=None: no check
+    text = dup_last_frame().assign(user_id=lambda x: "u" + x["user_id"].astype(str),
+                                   item_id=lambda x: "i" + x["item_id"].astype(str))
+    with pytest.raises(DataValidationError, match=r"\('u1', 'i12'\)"):
+        kfold_split(text, n_splits=2)
+    for bad in ("ignore", None, True):
+        with pytest.raises(ValueError, match="duplicates must be 'raise' or 'allow'"):
+            random_split(dup_last_frame(), (0.5, 0.5), duplicates=bad)
+    with pytest.raises(ValueError, match="item_col"):
+        temporal_split(dup_last_frame(), item_col=3)
+
+
+@pytest.mark.parametrize("split", [lambda d: temporal_split(d, (0.5, 0.5)), leave_last_one_out])
+def test_text_timestamps_raise_instead_of_sorting_as_text(split):
+    d = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [1, 2, 3, 4],
+                      "timestamp": ["1000", "998", "1001", "999"]})
+    with pytest.raises(DataValidationError) as info:
+        split(d)
+    message = str(info.value)
+    assert "column 'timestamp' holds text timestamps" in message and "'1000' before '998'" in message
+    assert "pd.to_numeric(df['timestamp'])" in message and "pd.to_datetime(df['timestamp'])" in message
+    # converted explicitly, 998 comes before 1000
+    parts = split(d.assign(timestamp=pd.to_numeric(d["timestamp"])))
+    assert parts[0]["timestamp"].tolist() == [998, 999]
+
+
+def test_timestamp_kinds_accepted_and_refused():
+    base = pd.DataFrame({"user_id": [1, 1, 1, 2, 2], "item_id": [1, 2, 3, 4, 5]})
+    ok = {
+        "int": [5, 1, 4, 2, 3],
+        "float": [5.0, 1.0, 4.0, 2.0, 3.0],
+        "nullable": pd.array([5, 1, 4, 2, 3], dtype="Int64"),
+        "datetime": pd.to_datetime([5, 1, 4, 2, 3], unit="D"),
+        "tz-aware": pd.to_datetime([5, 1, 4, 2, 3], unit="D", utc=True),
+        "timedelta": pd.to_timedelta([5, 1, 4, 2, 3], unit="s"),
+        "object ints": pd.Series([5, 1, 4, 2, 3], dtype=object),
+    }
+    expected = leave_last_one_out(base.assign(timestamp=ok["int"]))
+    for name, ts in ok.items():
+        got = leave_last_one_out(base.assign(timestamp=ts))
+        assert same_parts(got, expected), name
+    refused = {
+        "text": (["5", "1", "4", "2", "3"], "text"),
+        "categorical": (pd.Categorical([5, 1, 4, 2, 3]), "categorical"),
+        "boolean": ([True, False, True, False, True], "boolean"),
+        "mixed objects": (pd.Series([5, "1", 4, 2, 3], dtype=object), "non-numeric"),
+    }
+    for name, (ts, kind) in refused.items():
+        with pytest.raises(DataValidationError, match=f"holds {kind} timestamps"):
+            temporal_split(base.assign(timestamp=ts), (0.6, 0.4))
