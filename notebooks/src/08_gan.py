@@ -37,10 +37,12 @@ if "google.colab" in sys.modules:
 # %% [markdown]
 # ## Parameters
 #
-# On a GPU (`FULL`) training may run up to the default 100 epochs, ended by early stopping
-# on the validation NDCG@10, and a third seed is added; on a CPU each run is capped at 60
-# epochs (the validation curve is nearly flat from about epoch 55) and the chapter takes
-# about a minute of CPU time on one thread.
+# Every run, on a CPU or a GPU, is ended by early stopping on the validation NDCG@10,
+# under a cap of {glue:text}`num_epochs:.0f` epochs that none reaches (each training cell
+# checks this, {ref}`protocol-convergence`). On a CPU the chapter trains two seeds of
+# CFGAN and of its ablation, in a couple of minutes on one thread; on a GPU (`FULL`) it
+# trains {glue:text}`n_seeds_full` seeds of each, the number the CPU run's spread says
+# the adversary's contribution would need to be resolved (computed below).
 
 # %%
 import torch
@@ -49,8 +51,9 @@ FULL = torch.cuda.is_available()
 SEED = 0
 K = 10  # recommendation list length
 RATIOS = (0.8, 0.1, 0.1)  # per-user train / validation / test
-STABILITY_SEEDS = (0, 1, 2) if FULL else (0, 1)  # CFGAN runs, to see how much the game varies
-NUM_EPOCHS = 100 if FULL else 60  # upper bound; early stopping may end a run sooner
+N_SEEDS_FULL = 8  # >= units_needed() of the CPU run's paired seed differences (checked below)
+STABILITY_SEEDS = tuple(range(N_SEEDS_FULL)) if FULL else (0, 1)  # paired CFGAN / ablation runs
+NUM_EPOCHS = 300 if FULL else 200  # cap; early stopping on validation NDCG@10 ends every run well before it
 
 # %%
 import time
@@ -72,12 +75,15 @@ from recfeat_ref.gan import (
 from recfeat_ref.mf import BPRMF
 from recfeat_ref.recommender import evaluate_topn
 from recfeat_ref.splits import ratio_split_by_user
+from recfeat_ref.stats import check_converged, paired_comparison, units_needed
 
 torch.set_num_threads(1)
 notebook_start = time.process_time()
 ml = load_movielens_100k(verbose=False)
 train, valid, test = ratio_split_by_user(ml.ratings, ratios=RATIOS, seed=SEED)
 seen = pd.concat([train, valid])  # excluded from the test lists
+glue("num_epochs", NUM_EPOCHS)
+glue("n_seeds_full", N_SEEDS_FULL)
 print(len(train), len(valid), len(test))
 
 # %% [markdown]
@@ -218,7 +224,7 @@ assert torch.all(r_hat.grad[untouched] == 0)
 # $\alpha = 1$.
 #
 # We train runs that differ only in the seed (initial weights, masks, batch order): two
-# on a CPU, three on a GPU, to see how reproducible the adversarial game is.
+# on a CPU, more on a GPU, to see how reproducible the adversarial game is.
 
 # %%
 gan_runs = {}
@@ -227,6 +233,7 @@ for seed in STABILITY_SEEDS:
     print(f"seed {seed}: best epoch {gan_runs[seed].best_epoch_}, {len(gan_runs[seed].history_)} epochs, "
           f"{gan_runs[seed].fit_seconds_:.1f} s")
 gan = gan_runs[SEED]
+check_converged({f"CFGAN, seed {seed}": m for seed, m in gan_runs.items()})  # stopped by validation, not the cap
 
 # %% [markdown]
 # ## Reading the game
@@ -277,6 +284,10 @@ glue("d_loss_end", float(h0["d_loss"].iloc[-1]))
 best_valid = {seed: float(m.history_[f"valid_ndcg_at_{K}"].max()) for seed, m in gan_runs.items()}
 glue("gan_valid_seed0", best_valid[STABILITY_SEEDS[0]])
 glue("gan_valid_seed1", best_valid[STABILITY_SEEDS[1]])
+glue("gan_best_epoch_seed0", gan_runs[STABILITY_SEEDS[0]].best_epoch_)
+glue("gan_best_epoch_seed1", gan_runs[STABILITY_SEEDS[1]].best_epoch_)
+glue("gan_epochs_run_seed0", len(gan_runs[STABILITY_SEEDS[0]].history_))
+glue("gan_patience_epochs", gan.config.patience * gan.config.eval_every)
 assert early["d_loss"].min() < 0.5 < h0["d_loss"].iloc[-1] < 2 * np.log(2), "the text describes this shape"
 assert abs(best_valid[STABILITY_SEEDS[0]] - best_valid[STABILITY_SEEDS[1]]) < 0.01
 
@@ -295,12 +306,14 @@ assert abs(best_valid[STABILITY_SEEDS[0]] - best_valid[STABILITY_SEEDS[1]]) < 0.
 # {glue:text}`d_real_end:.2f` on real and {glue:text}`d_fake_end:.2f` on generated
 # vectors). The game does not settle: late in training the discriminator's curves jump
 # from epoch to epoch, the oscillation typical of GANs. Yet the validation NDCG@10 rises
-# steadily, and the two seeds trace nearly the same curves (best
+# steadily to a peak, and the two seeds trace nearly the same curves (best
 # {glue:text}`gan_valid_seed0:.4f` and {glue:text}`gan_valid_seed1:.4f`). The condition
 # pins down what each user's vector should look like, and there is no noise for a
 # collapsed generator to ignore, so the instabilities feared in image GANs stay mild
-# here. On the CPU path the best epoch is often the last: the curve is still creeping up
-# when the 60-epoch cap ends the run.
+# here. The curve peaks at epoch {glue:text}`gan_best_epoch_seed0` (seed 0) and
+# {glue:text}`gan_best_epoch_seed1` (seed 1) and then turns down; early stopping ends
+# each run {glue:text}`gan_patience_epochs` epochs after its best (seed 0 at epoch
+# {glue:text}`gan_epochs_run_seed0`), far below the cap of {glue:text}`num_epochs:.0f`.
 
 # %% [markdown]
 # ## What does the adversary contribute?
@@ -326,6 +339,7 @@ for seed in STABILITY_SEEDS:
     no_adv_runs[seed] = CFGAN(num_epochs=NUM_EPOCHS, adversarial=False, seed=seed, progress=False).fit(train, valid=valid)
     print(f"no adversary, seed {seed}: best epoch {no_adv_runs[seed].best_epoch_}, "
           f"{len(no_adv_runs[seed].history_)} epochs, {no_adv_runs[seed].fit_seconds_:.1f} s")
+check_converged({f"no adversary, seed {seed}": m for seed, m in no_adv_runs.items()})
 
 # %% [markdown]
 # The validation curves side by side: the ablation learns faster per epoch (its loss
@@ -370,11 +384,31 @@ def coverage_at_k(model, k=K):
     return metrics.catalog_coverage(top, model.n_items_, k)
 
 
+def per_user_ndcg(model, seen, target, k=K):
+    """Each user's NDCG@k on ``target``, as ``evaluate_topn`` ranks (a Series indexed by user id).
+
+    ``seen``: the films excluded from the lists (training, or training + validation).
+    """
+    known = target[target["user_id"].isin(model.user_ids_) & target["item_id"].isin(model.item_ids_)]
+    users = np.unique(known["user_id"])
+    row = pd.Series(np.arange(len(users)), index=users)
+    col = pd.Series(np.arange(model.n_items_), index=model.item_ids_)
+
+    def item_sets(df):  # one set of item indices per user in `users`
+        df = df[df["user_id"].isin(users) & df["item_id"].isin(model.item_ids_)]
+        pairs = pd.DataFrame({"user_id": row[df["user_id"]].to_numpy(), "item_id": col[df["item_id"]].to_numpy()})
+        return metrics.relevant_from_frame(pairs, len(users))
+
+    top = metrics.topk_items(model.score_items(users), k, exclude=item_sets(seen))
+    return pd.Series(metrics.ndcg_at_k(top, item_sets(known), k, per_user=True), index=users)
+
+
 bpr = BPRMF(progress=False).fit(train, valid=valid)
 pop = Popularity().fit(train)
 models = {"popularity": pop, "BPR-MF": bpr}
 models |= {f"CFGAN (seed {seed})": m for seed, m in gan_runs.items()}
 models |= {f"no adversary (seed {seed})": m for seed, m in no_adv_runs.items()}
+conv = check_converged({name: m for name, m in models.items() if name != "popularity"})
 rows = {}
 for name, model in models.items():
     report = evaluate_topn(model, seen, test, k=K)
@@ -383,30 +417,55 @@ for name, model in models.items():
         f"Recall@{K}": report["recall_at_k"],
         f"coverage@{K}": coverage_at_k(model),
         f"valid NDCG@{K}": float(model.history_[f"valid_ndcg_at_{K}"].max()) if hasattr(model, "history_") else np.nan,
+        "best epoch": conv["best_epoch"].get(name, np.nan),
+        "epochs run": len(model.history_) if hasattr(model, "history_") else np.nan,
         "fit seconds": model.fit_seconds_,
     }
 results = pd.DataFrame(rows).T
 results.round(4)
 
 # %% [markdown]
-# The same seeds, paired: the test NDCG@10 of CFGAN minus that of its ablation.
+# {ref}`The comparison rule <protocol-comparison>` can pair CFGAN with its ablation in
+# two ways. Over the **seeds**: seed $s$ of one against seed $s$ of the other, a
+# Student-$t$ interval with $n - 1$ degrees of freedom, which covers the variation between
+# training runs but, with two seeds, has a single degree of freedom. Over the **test
+# users**: each user's NDCG@10, averaged over the seeds of each model, paired by user, a
+# bootstrap interval, which covers the sampling of users. The baselines are single runs,
+# so they are compared over users only.
 
 # %%
 gan_names = [f"CFGAN (seed {seed})" for seed in STABILITY_SEEDS]
 noadv_names = [f"no adversary (seed {seed})" for seed in STABILITY_SEEDS]
 ndcg = results[f"NDCG@{K}"]
+test_ndcg = {name: per_user_ndcg(model, seen, test) for name, model in models.items()}
+for name, v in test_ndcg.items():
+    assert np.isclose(v.mean(), ndcg[name])
+gan_users = pd.concat([test_ndcg[n] for n in gan_names], axis=1).mean(axis=1)  # per user, mean over seeds
+noadv_users = pd.concat([test_ndcg[n] for n in noadv_names], axis=1).mean(axis=1)
 paired = pd.DataFrame({
     "CFGAN": ndcg[gan_names].to_numpy(),
     "no adversary": ndcg[noadv_names].to_numpy(),
 }, index=pd.Index(STABILITY_SEEDS, name="seed"))
 paired["CFGAN - no adversary"] = paired["CFGAN"] - paired["no adversary"]
-paired.loc["mean"] = paired.mean()
-paired.round(4)
+comparisons = {
+    "CFGAN - no adversary, over seeds": paired_comparison(paired["CFGAN"], paired["no adversary"]),
+    "CFGAN - no adversary, over users": paired_comparison(gan_users, noadv_users, method="bootstrap"),
+    "CFGAN - BPR-MF, over users": paired_comparison(gan_users, test_ndcg["BPR-MF"], method="bootstrap"),
+    "no adversary - BPR-MF, over users": paired_comparison(noadv_users, test_ndcg["BPR-MF"], method="bootstrap"),
+}
+seeds_needed = units_needed(comparisons["CFGAN - no adversary, over seeds"].mean,
+                            comparisons["CFGAN - no adversary, over seeds"].sd)
+print(f"seeds that would resolve the seed-level difference: {seeds_needed}")
+from IPython.display import display
+
+display(paired.round(4))
+pd.DataFrame({name: {"n": r.n, "mean": r.mean, "2.5 %": r.low, "97.5 %": r.high, "verdict": r.verdict}
+              for name, r in comparisons.items()}).T
 
 # %%
-gan_mean, noadv_mean = paired.loc["mean", "CFGAN"], paired.loc["mean", "no adversary"]
-gain = paired.loc["mean", "CFGAN - no adversary"]
-seed_spread = max(np.ptp(ndcg[gan_names]), np.ptp(ndcg[noadv_names]))
+gan_mean, noadv_mean = ndcg[gan_names].mean(), ndcg[noadv_names].mean()
+adv_seeds, adv_users = comparisons["CFGAN - no adversary, over seeds"], comparisons["CFGAN - no adversary, over users"]
+gan_bpr, noadv_bpr = comparisons["CFGAN - BPR-MF, over users"], comparisons["no adversary - BPR-MF, over users"]
 glue("pop_ndcg", ndcg["popularity"])
 glue("bpr_ndcg", ndcg["BPR-MF"])
 glue("bpr_recall", results.loc["BPR-MF", f"Recall@{K}"])
@@ -414,12 +473,22 @@ glue("gan_ndcg_mean", gan_mean)
 glue("noadv_ndcg_mean", noadv_mean)
 glue("gan_recall_mean", results.loc[gan_names, f"Recall@{K}"].mean())
 glue("noadv_recall_mean", results.loc[noadv_names, f"Recall@{K}"].mean())
-glue("adv_gain", gain)
-glue("seed_spread", seed_spread)
+for key, r in (("adv_seeds", adv_seeds), ("adv_users", adv_users), ("gan_bpr", gan_bpr), ("noadv_bpr", noadv_bpr)):
+    glue(f"{key}", r.mean)
+    glue(f"{key}_lo", r.low)
+    glue(f"{key}_hi", r.high)
+    glue(f"{key}_verdict", r.verdict)
+glue("n_seeds", len(STABILITY_SEEDS))
+glue("n_test_users", adv_users.n)
+glue("seeds_needed", seeds_needed if seeds_needed is not None else "more than 10,000")
 glue("gan_fit_seconds", results.loc[gan_names, "fit seconds"].mean())
 glue("noadv_fit_seconds", results.loc[noadv_names, "fit seconds"].mean())
+glue("gan_epochs_run", results.loc[gan_names, "epochs run"].mean())
+glue("noadv_epochs_run", results.loc[noadv_names, "epochs run"].mean())
 glue("cost_ratio", results.loc[gan_names, "fit seconds"].mean() / results.loc[noadv_names, "fit seconds"].mean())
 glue("gan_coverage", results.loc[gan_names, f"coverage@{K}"].mean())
+glue("gan_coverage_min", results.loc[gan_names, f"coverage@{K}"].min())
+glue("gan_coverage_max", results.loc[gan_names, f"coverage@{K}"].max())
 glue("bpr_coverage", results.loc["BPR-MF", f"coverage@{K}"])
 glue("pop_coverage", results.loc["popularity", f"coverage@{K}"])
 glue("noadv_coverage", results.loc[noadv_names, f"coverage@{K}"].mean())
@@ -429,25 +498,41 @@ glue("noadv_coverage", results.loc[noadv_names, f"coverage@{K}"].mean())
 # NDCG@10 of {glue:text}`gan_ndcg_mean:.3f` (mean of the seeds; Recall@10
 # {glue:text}`gan_recall_mean:.3f`), the ablation {glue:text}`noadv_ndcg_mean:.3f`
 # (Recall@10 {glue:text}`noadv_recall_mean:.3f`), BPR-MF {glue:text}`bpr_ndcg:.3f`
-# (Recall@10 {glue:text}`bpr_recall:.3f`) and popularity {glue:text}`pop_ndcg:.3f`. The
-# generator sees a user's *whole* history at once and rebuilds every film's score
-# through a non-linear bottleneck, where BPR-MF learns one vector per user from sampled
-# pairs; that, not the game, is what it has over matrix factorisation, as the next
-# comparison shows.
+# (Recall@10 {glue:text}`bpr_recall:.3f`) and popularity {glue:text}`pop_ndcg:.3f`.
+# Paired over the {glue:text}`n_test_users:.0f` test users, CFGAN's difference from
+# BPR-MF is {glue:text}`gan_bpr:.4f` (95 % interval [{glue:text}`gan_bpr_lo:.4f`,
+# {glue:text}`gan_bpr_hi:.4f`]: {glue:text}`gan_bpr_verdict`) and the ablation's
+# {glue:text}`noadv_bpr:.4f` ([{glue:text}`noadv_bpr_lo:.4f`,
+# {glue:text}`noadv_bpr_hi:.4f`]: {glue:text}`noadv_bpr_verdict`). So CFGAN ranks better
+# than BPR-MF, while the ablation, which sits between the two, is told apart from
+# neither (the next comparison pairs it with CFGAN). The generator sees a user's *whole*
+# history at once and rebuilds every film's score through a non-linear bottleneck, where
+# BPR-MF learns one vector per user from sampled pairs; most of CFGAN's advantage over
+# BPR-MF is already in the ablation's score, which has no adversary.
 #
 # **Mode collapse?** Not in full: CFGAN's top-10 lists cover
-# {glue:text}`gan_coverage:.3f` of the catalogue (mean of the seeds), far more than
+# {glue:text}`gan_coverage:.3f` of the catalogue (mean of the seeds, from
+# {glue:text}`gan_coverage_min:.3f` to {glue:text}`gan_coverage_max:.3f`), far more than
 # popularity's {glue:text}`pop_coverage:.3f`, which is what one list for everybody looks
-# like. But they cover less than BPR-MF's ({glue:text}`bpr_coverage:.3f`) and less than
-# those of the same generator without the adversary ({glue:text}`noadv_coverage:.3f`).
-# The discriminator rewards vectors that look *typical*, and typical purchases are
-# popular films: a mild pull in the direction that, taken to the extreme, is mode collapse.
+# like, and about as much as BPR-MF's ({glue:text}`bpr_coverage:.3f`, inside the range of
+# the seeds). But on every seed they cover less than those of the same generator without
+# the adversary ({glue:text}`noadv_coverage:.3f`, mean of the seeds). The discriminator rewards vectors
+# that look *typical*, and typical purchases are popular films: a mild pull in the
+# direction that, taken to the extreme, is mode collapse.
 #
-# **What the adversary adds.** Paired by seed, CFGAN beats its own ablation by
-# {glue:text}`adv_gain:.4f` NDCG@10 on average, less than the difference between two
-# seeds of the same model (up to {glue:text}`seed_spread:.4f`), and it needs
-# {glue:text}`gan_fit_seconds:.0f` s of training against {glue:text}`noadv_fit_seconds:.0f` s.
-# The adversarial game costs {glue:text}`cost_ratio:.1f` times as much training time for a
+# **What the adversary adds.** Paired by seed, CFGAN is ahead of its own ablation by
+# {glue:text}`adv_seeds:.4f` NDCG@10 on average; over the {glue:text}`n_seeds` seeds the
+# 95 % interval is [{glue:text}`adv_seeds_lo:.4f`, {glue:text}`adv_seeds_hi:.4f`]
+# ({glue:text}`adv_seeds_verdict`), and over the test users, with each model's seeds
+# averaged, it is [{glue:text}`adv_users_lo:.4f`, {glue:text}`adv_users_hi:.4f`]
+# ({glue:text}`adv_users_verdict`). The adversary's contribution is therefore not
+# resolved at $n =$ {glue:text}`n_seeds` seeds, nor over the users of this split: with
+# the spread of these two seeds, about {glue:text}`seeds_needed` seeds would be needed,
+# and the GPU path trains {glue:text}`n_seeds_full`. Both models were trained until
+# validation stopped them: CFGAN for {glue:text}`gan_epochs_run:.0f` epochs on average
+# ({glue:text}`gan_fit_seconds:.0f` s), the ablation for
+# {glue:text}`noadv_epochs_run:.0f` ({glue:text}`noadv_fit_seconds:.0f` s). The
+# adversarial game costs {glue:text}`cost_ratio:.1f` times as much training time for a
 # gain we cannot tell from noise on this data. This agrees with the re-evaluation of Pérez Maurera et al.
 # {cite}`perezmaurera2022evaluation`: with the user's own history as condition and no
 # noise, the best a generator can do is to reproduce its condition on the purchased
@@ -458,18 +543,25 @@ glue("noadv_coverage", results.loc[noadv_names, f"coverage@{K}"].mean())
 # entries towards 1 and the sampled unbought ones towards 0", which the ablation's
 # squared error says directly and without the noise of a moving opponent.
 #
-# The checks hold the claims of this section: both vector-wise models at least match
-# BPR-MF (within 0.01), CFGAN is far above popularity on every seed, the adversary's
-# mean contribution is below 0.01 NDCG@10 and below the seed-to-seed difference, CFGAN's
-# lists cover less of the catalogue than its ablation's, and its training takes longer.
+# The checks hold the claims of this section at the strength they are made: CFGAN is far
+# above popularity on every seed; its difference from BPR-MF and the ablation's have the
+# verdicts stated; the adversary's contribution is within noise both over seeds and over
+# users, and the GPU path's number of seeds is at least what would resolve it; BPR-MF's
+# coverage lies inside the range of CFGAN's seeds, and CFGAN's lists cover less of the
+# catalogue than its ablation's on every seed; and its training takes longer.
 
 # %%
 assert (ndcg[gan_names] > 1.5 * ndcg["popularity"]).all(), "CFGAN must be far above popularity on every seed"
-assert gan_mean > ndcg["BPR-MF"] - 0.01 and noadv_mean > ndcg["BPR-MF"] - 0.01
-assert abs(gain) < 0.01, "the text says the adversary adds less than 0.01 NDCG@10"
-assert gain < seed_spread, "the text says the gain is below the seed-to-seed difference"
+assert gan_bpr.verdict == "gain", "the text: CFGAN ranks better than BPR-MF"
+assert noadv_bpr.verdict == "within noise", "the text: the ablation is not told apart from BPR-MF"
+assert ndcg["BPR-MF"] < noadv_mean < gan_mean, "the text: the ablation sits between BPR-MF and CFGAN"
+assert noadv_bpr.mean > 0.5 * gan_bpr.mean, "the text: most of CFGAN's advantage is in the ablation's score"
+assert adv_seeds.verdict == "within noise" and adv_users.verdict == "within noise", "the text: not resolved"
+assert seeds_needed is None or N_SEEDS_FULL >= seeds_needed, "the GPU path trains enough seeds to resolve it"
 assert results.loc[gan_names, f"coverage@{K}"].min() > 2 * results.loc["popularity", f"coverage@{K}"]
-assert results.loc[gan_names, f"coverage@{K}"].mean() < results.loc[noadv_names, f"coverage@{K}"].mean()
+assert (results.loc[gan_names, f"coverage@{K}"].to_numpy() < results.loc[noadv_names, f"coverage@{K}"].to_numpy()).all()
+cov = results[f"coverage@{K}"]
+assert cov[gan_names].min() <= cov["BPR-MF"] <= cov[gan_names].max(), "the text: BPR-MF's inside the seeds' range"
 assert results.loc[gan_names, "fit seconds"].mean() > 1.5 * results.loc[noadv_names, "fit seconds"].mean()
 
 # %% [markdown]
@@ -486,11 +578,14 @@ assert results.loc[gan_names, "fit seconds"].mean() > 1.5 * results.loc[noadv_na
 #   forgery; partial masking (PM) and zero reconstruction (ZR) on randomly drawn unbought
 #   films remove that trivial solution, and how many films they draw matters more than
 #   any other setting.
-# * Measured against tuned baselines on the same split, with paired seeds, CFGAN ranks as
-#   well as BPR-MF on MovieLens-100K; but the same generator *without* the adversary
-#   does as well, at a fraction of the training time. What works is generating whole
-#   vectors with sampled negatives, an autoencoder's recipe; the adversarial game adds
-#   less than the seed-to-seed noise.
+# * Measured against tuned baselines on the same split, every model trained until
+#   validation stopped it, CFGAN ranks better than BPR-MF on MovieLens-100K's test users.
+#   The same generator *without* the adversary, at a fraction of the training time, is
+#   told apart from neither CFGAN nor BPR-MF: most of CFGAN's score comes from
+#   generating whole vectors with sampled negatives, an autoencoder's recipe. What the
+#   adversarial game adds is not resolved, neither over two seeds nor over the test
+#   users; the GPU path trains the number of seeds that a difference of the size
+#   measured here would need.
 #
 # ## Exercises
 #
@@ -506,32 +601,48 @@ assert results.loc[gan_names, "fit seconds"].mean() > 1.5 * results.loc[noadv_na
 #
 # :::{admonition} Solutions
 # :class: dropdown
-# (1) The code below trains both variants for 30 epochs. With PM only, validation
-# NDCG@10 reaches just {glue:text}`pm_only_valid:.3f`: the discriminator sees a mere
-# tenth of the unbought films per step and nothing else pushes the generator's outputs
-# down, so it drifts towards the all-ones forgery on the rest. With ZR only it reaches
-# {glue:text}`zr_only_valid:.3f`, close to the defaults' {glue:text}`default_valid_30:.3f`
-# at the same epoch: at these settings ZR does most of the work of removing the trivial
-# solution. (2) `CFGANConfig`'s table: with noise, validation NDCG@10 was a little lower
-# at the starting point of the tuning. Noise adds variance to the generator's input
-# without adding information, because the condition already fixes the answer; that is
-# why the generator can act as a deterministic autoencoder. (3) The same table: a second
-# $D$ pass per epoch lowered the validation NDCG@10, and so did a ten times slower $D$.
-# A discriminator that is always right saturates; one that is always fooled gives
-# gradients that point nowhere in particular; the generator learns most from a
-# discriminator that is right most of the time but not always.
+# (1) The code below trains both variants like the defaults, until early stopping ends
+# them, and pairs each with the default run (seed 0) over the validation users (the
+# users that also chose each run's best epoch, so all three scores are slightly
+# optimistic). With PM only, validation NDCG@10 peaks at epoch
+# {glue:text}`pm_only_epoch` with just {glue:text}`pm_only_valid:.3f`: the discriminator
+# sees a mere tenth of the unbought films per step and nothing else pushes the
+# generator's outputs down, so it drifts towards the all-ones forgery on the rest. With
+# ZR only it reaches {glue:text}`zr_only_valid:.3f` at epoch {glue:text}`zr_only_epoch`,
+# against the defaults' {glue:text}`default_valid:.3f` ({glue:text}`zr_gap:.4f`, 95 %
+# interval [{glue:text}`zr_gap_lo:.4f`, {glue:text}`zr_gap_hi:.4f`]:
+# {glue:text}`zr_verdict`): ZR does most of the work of removing the trivial solution,
+# and PM on top of it adds the rest. (2) and (3) are not run here. The table in
+# `CFGANConfig`'s docstring records single runs made while the defaults were chosen, from
+# the starting point of the tuning rather than from the defaults: there, 32 noise inputs
+# validated lower, and so did a second $D$ pass per epoch and a ten times slower $D$.
+# Noise adds variance to the generator's input without adding information, because the
+# condition already fixes the answer; that is why the generator can act as a
+# deterministic autoencoder. A discriminator that is always right saturates; one that is
+# always fooled gives gradients that point nowhere in particular; the generator learns
+# most from a discriminator that is right most of the time but not always.
 # :::
 
 # %%
-exercise_valid = {}
-for name, change in {"PM only (alpha=0)": {"alpha": 0.0}, "ZR only (pm_ratio=0)": {"pm_ratio": 0.0}}.items():
-    variant = CFGAN(num_epochs=30, seed=SEED, progress=False, **change).fit(train, valid=valid)
-    exercise_valid[name] = float(variant.history_[f"valid_ndcg_at_{K}"].max())
-    print(f"{name}: best validation NDCG@{K} {exercise_valid[name]:.4f}")
-default_30 = float(gan.history_.set_index("epoch").loc[30, f"valid_ndcg_at_{K}"])
-print(f"defaults at epoch 30: {default_30:.4f}")
-glue("pm_only_valid", exercise_valid["PM only (alpha=0)"])
-glue("zr_only_valid", exercise_valid["ZR only (pm_ratio=0)"])
-glue("default_valid_30", default_30)
-assert exercise_valid["PM only (alpha=0)"] < exercise_valid["ZR only (pm_ratio=0)"] <= default_30 + 0.01
+variants = {name: CFGAN(num_epochs=NUM_EPOCHS, seed=SEED, progress=False, **change).fit(train, valid=valid)
+            for name, change in {"PM only (alpha=0)": {"alpha": 0.0}, "ZR only (pm_ratio=0)": {"pm_ratio": 0.0}}.items()}
+display(check_converged({"defaults (seed 0)": gan, **variants}))
+valid_ndcg = {"defaults": per_user_ndcg(gan, train, valid)} | {name: per_user_ndcg(m, train, valid) for name, m in variants.items()}
+for name, m in {"defaults": gan, **variants}.items():
+    assert np.isclose(valid_ndcg[name].mean(), m.history_[f"valid_ndcg_at_{K}"].max())
+zr_vs = paired_comparison(valid_ndcg["ZR only (pm_ratio=0)"], valid_ndcg["defaults"], method="bootstrap")
+pm_vs = paired_comparison(valid_ndcg["PM only (alpha=0)"], valid_ndcg["ZR only (pm_ratio=0)"], method="bootstrap")
+print(f"ZR only - defaults: {zr_vs}\nPM only - ZR only:  {pm_vs}")
+glue("pm_only_valid", valid_ndcg["PM only (alpha=0)"].mean())
+glue("pm_only_epoch", variants["PM only (alpha=0)"].best_epoch_)
+glue("zr_only_valid", valid_ndcg["ZR only (pm_ratio=0)"].mean())
+glue("zr_only_epoch", variants["ZR only (pm_ratio=0)"].best_epoch_)
+glue("default_valid", valid_ndcg["defaults"].mean())
+glue("zr_gap", zr_vs.mean)
+glue("zr_gap_lo", zr_vs.low)
+glue("zr_gap_hi", zr_vs.high)
+glue("zr_verdict", zr_vs.verdict)
+assert pm_vs.verdict == "loss", "the solution: PM alone is far below ZR alone"
+assert zr_vs.verdict == "loss", "the solution: PM on top of ZR adds the rest"
+assert zr_vs.mean > -0.25 * valid_ndcg["defaults"].mean(), "the solution: ZR alone does most of the work"
 print(f"notebook CPU time: {time.process_time() - notebook_start:.0f} s")
