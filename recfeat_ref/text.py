@@ -88,7 +88,7 @@ from ._validation import (
     check_columns,
     check_dataframe,
 )
-from .datasets import GENRES, _atomic_write, genre_matrix, get_data_home
+from .datasets import DATA_HOME_ENV, GENRES, _atomic_write, genre_matrix, get_data_home
 from .mf import NegativeSampler, bpr_objective
 from .recommender import Recommender
 from .splits import ratio_split_by_user
@@ -438,7 +438,13 @@ def _write_cache(path: Path, key: str, emb: np.ndarray, texts: list[str] | None 
     if texts is not None:  # UTF-8 JSON: what the cache-backed stand-in of load_encoder serves
         parts["texts"] = np.frombuffer(json.dumps(texts, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
     np.savez(buffer, **parts)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # the data home (or a folder on the way) is a file, or not writable
+        raise DataValidationError(
+            f"cannot create the embedding cache folder {path.parent} ({type(exc).__name__}: {exc}); "
+            f"point {DATA_HOME_ENV} (or cache_dir=) at a folder you can write to"
+        ) from exc
     _atomic_write(path, buffer.getvalue())  # temp file + fsync + os.replace
 
 

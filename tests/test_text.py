@@ -451,3 +451,13 @@ def test_fused_ranker_early_stops_on_the_valid_items_only():
     report = evaluate_item_subset(model, valid, cold, k=10)
     assert report["ndcg_at_k"] == pytest.approx(evaluated["valid_ndcg_at_10"].max())
     assert not hasattr(model, "_valid_items")
+
+
+def test_cache_under_a_file_raises_a_located_error(tmp_path):
+    from recfeat_ref.exceptions import DataValidationError
+    from recfeat_ref.text import _write_cache
+
+    blocker = tmp_path / "home"
+    blocker.write_text("not a folder")
+    with pytest.raises(DataValidationError, match=r"cannot create the embedding cache folder .*home.*RECFEAT_DATA"):
+        _write_cache(blocker / "embeddings" / "x.npz", "k", np.zeros((1, 2), dtype=np.float32))
