@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Side-by-side benchmarks with established libraries (Surprise, RecBole) on the book's splits.
+# Side-by-side benchmarks with established libraries (Surprise, RecBole, implicit) on the book's splits.
 #
-#   bash benchmarks/run_peers.sh            # everything: export splits, build venvs if missing, run both
+#   bash benchmarks/run_peers.sh            # everything: export splits, build venvs if missing, run all three
 #   bash benchmarks/run_peers.sh surprise   # only the Surprise peer (export + venv as needed)
 #   bash benchmarks/run_peers.sh recbole    # only the RecBole peer
+#   bash benchmarks/run_peers.sh implicit   # only implicit's ALS (reads results/linear_ml100k_811.json,
+#                                           # written by benchmarks/bench_linear.py)
 #
 # Environment:
 #   PYTHON          python with recfeat_ref installed, for the export (default: .venv/bin/python
@@ -13,6 +15,8 @@
 #   RESULTS_DIR     where the JSON results go (default: benchmarks/results)
 #   RECBOLE_MODELS  comma-separated models (default: BPR,LightGCN,NeuMF)
 #   RECBOLE_THREADS torch threads for RecBole (default: 1)
+#   IMPLICIT_THREADS num_threads of implicit's ALS (default: 1)
+#   IMPLICIT_ARGS   extra arguments of peers/run_implicit.py (e.g. --skip-tuning)
 #   REBUILD_VENVS=1 delete and rebuild the peer venvs
 # See benchmarks/README.md for the protocols and what each file holds.
 set -euo pipefail
@@ -22,7 +26,7 @@ ROOT="$(cd "$HERE/.." && pwd)"
 cd "$ROOT"
 
 WHICH="${1:-all}"
-case "$WHICH" in all|surprise|recbole) ;; *) echo "usage: $0 [all|surprise|recbole]" >&2; exit 2 ;; esac
+case "$WHICH" in all|surprise|recbole|implicit) ;; *) echo "usage: $0 [all|surprise|recbole|implicit]" >&2; exit 2 ;; esac
 
 if [[ -z "${PYTHON:-}" ]]; then
     if [[ -x .venv/bin/python ]]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
@@ -33,6 +37,7 @@ RESULTS_DIR="${RESULTS_DIR:-$HERE/results}"
 VENVS="$HERE/.venvs"
 RECBOLE_MODELS="${RECBOLE_MODELS:-BPR,LightGCN,NeuMF}"
 RECBOLE_THREADS="${RECBOLE_THREADS:-1}"
+IMPLICIT_THREADS="${IMPLICIT_THREADS:-1}"
 # Every measured code path here runs on one thread; pin the BLAS/OpenMP pools too.
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -86,6 +91,20 @@ build_recbole() {
     touch "$venv/.installed"
 }
 
+build_implicit() {
+    local venv="$VENVS/implicit"
+    [[ "${REBUILD_VENVS:-0}" == 1 ]] && rm -rf "$venv"
+    [[ -f "$venv/.installed" ]] && return
+    check_peer_python
+    log "build $venv (implicit's manylinux wheel, no compilation)"
+    rm -rf "$venv"
+    "$PEER_PYTHON" -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet -r "$HERE/peers/requirements-implicit.txt"
+    "$venv/bin/python" -m pip check
+    "$venv/bin/python" -c "import implicit; print('implicit', implicit.__version__)"
+    touch "$venv/.installed"
+}
+
 mkdir -p "$RESULTS_DIR"
 
 if [[ "$WHICH" == all || "$WHICH" == surprise ]]; then
@@ -103,6 +122,20 @@ if [[ "$WHICH" == all || "$WHICH" == recbole ]]; then
     TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 "$VENVS/recbole/bin/python" "$HERE/peers/run_recbole.py" \
         --data "$DATA_DIR" --out "$RESULTS_DIR/recbole_ml100k_811.json" \
         --models "$RECBOLE_MODELS" --threads "$RECBOLE_THREADS"
+fi
+
+if [[ "$WHICH" == all || "$WHICH" == implicit ]]; then
+    OURS="$RESULTS_DIR/linear_ml100k_811.json"
+    if [[ ! -f "$OURS" ]]; then
+        echo "$OURS is missing: run '$PYTHON benchmarks/bench_linear.py --out $OURS' first (our tuned iALS)" >&2
+        exit 1
+    fi
+    build_implicit
+    log "implicit: ALS defaults, matched to our tuned iALS, and tuned on validation (8:1:1 split)"
+    # shellcheck disable=SC2086  # IMPLICIT_ARGS is a list of options
+    "$VENVS/implicit/bin/python" "$HERE/peers/run_implicit.py" \
+        --data "$DATA_DIR" --ours "$OURS" --out "$RESULTS_DIR/implicit_ml100k_811.json" \
+        --threads "$IMPLICIT_THREADS" ${IMPLICIT_ARGS:-}
 fi
 
 log "done in $((SECONDS - T0)) s; results in $RESULTS_DIR"
