@@ -17,8 +17,9 @@ so the script keeps working where CI runs. Per notebook it writes
 
 with the device name and the machine information, to
 ``benchmarks/results/gpu_check_<device>.json`` (or ``--out``). The file is rewritten
-after every notebook, so a run cut short still leaves its results. The notebooks are
-executed in a temporary copy: the committed notebooks are never touched. Exit status 1
+after every notebook, so a run cut short still leaves its results. Each notebook runs
+in a Python process of its own; they are executed in a temporary copy: the committed
+notebooks are never touched. Exit status 1
 if a notebook failed or timed out.
 
 Usage: python benchmarks/gpu_check.py [notebooks/05_recommenders.ipynb ...] [--timeout S]
@@ -36,6 +37,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -96,10 +98,21 @@ def _slowest_cells(nb, n: int = 3) -> list[dict]:
     return sorted(rows, key=lambda r: -r["seconds"])[:n]
 
 
+def _note_pid(pid: int | None) -> None:
+    pids = os.environ.get("RECFEAT_GPU_PIDS")
+    if pids and pid:
+        with open(pids, "a") as f:
+            f.write(f"{pid}\n")
+
+
+def _kernel_pid(client) -> int | None:
+    provisioner = getattr(getattr(client, "km", None), "provisioner", None)
+    return getattr(getattr(provisioner, "process", None), "pid", None) or getattr(provisioner, "pid", None)
+
+
 def _kill_kernel(client) -> None:
     """SIGKILL the kernel's process group (jupyter_client starts kernels in a new session)."""
-    provisioner = getattr(getattr(client, "km", None), "provisioner", None)
-    pid = getattr(getattr(provisioner, "process", None), "pid", None) or getattr(provisioner, "pid", None)
+    pid = _kernel_pid(client)
     if not pid:
         return
     try:
@@ -115,7 +128,10 @@ def _kill_kernel(client) -> None:
 
 def _error_details(exc: BaseException, nb) -> dict:
     cell = next((i for i, c in enumerate(nb.cells) if any(o.get("output_type") == "error" for o in c.get("outputs", []))), None)
-    tail = str(getattr(exc, "traceback", "") or exc).strip().splitlines()[-12:]
+    text = getattr(exc, "traceback", None)  # a cell's error: the kernel's traceback
+    if not text:  # nbclient's own (a dead kernel, an assertion): where it was raised
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    tail = text.strip().splitlines()[-12:]
     return {"type": type(exc).__name__, "ename": getattr(exc, "ename", None), "evalue": getattr(exc, "evalue", None),
             "cell": cell, "traceback_tail": [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in tail]}
 
@@ -133,7 +149,8 @@ def run(path: Path, timeout: int) -> dict:
     nb.cells.append(nbformat.v4.new_code_cell(PROBE))
     # The cell limit is a backstop: the watchdog below ends the notebook at its limit.
     client = NotebookClient(nb, timeout=timeout + 60, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+                            resources={"metadata": {"path": str(path.parent)}},
+                            on_notebook_start=lambda notebook: _note_pid(_kernel_pid(client)))
     timed_out = threading.Event()
 
     def watchdog():
@@ -163,6 +180,39 @@ def run(path: Path, timeout: int) -> dict:
     if error:
         result["error"] = error
     return result
+
+
+def run_isolated(path: Path, timeout: int) -> dict:
+    """:func:`run` in a fresh Python process (``--one``), so that no notebook inherits another's state.
+
+    nbclient keeps its event loop between notebooks; after a kernel was killed, a task it
+    left behind was seen to break the next notebook's clean-up (``AssertionError`` in
+    ``_async_cleanup_kernel``). A child that dies without a result is recorded as an
+    ``error``; one that outlives its limit by 20 s is killed with its process group. With
+    ``RECFEAT_GPU_PIDS`` set, the child's and the kernel's process ids are appended to
+    that file (``gpu_session.sh`` ends them at its next start if a command was cut short).
+    """
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        result = Path(tmp) / "result.json"
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--one", str(path), "--timeout", str(timeout),
+               "--out", str(result)]
+        start = time.perf_counter()
+        child = subprocess.Popen(cmd, start_new_session=True)
+        _note_pid(child.pid)
+        try:
+            code = child.wait(timeout=timeout + 20)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            code = child.wait()
+        if result.is_file():
+            return json.loads(result.read_text())
+    return {"status": "error", "seconds": time.perf_counter() - start, "limit_seconds": timeout, "glued": {},
+            "notices": [], "slowest_cells": [],
+            "error": {"type": "ChildDied", "ename": None, "evalue": f"gpu_check --one ended with status {code}",
+                      "cell": None, "traceback_tail": []}}
 
 
 def merge(paths: list[Path]) -> dict:
@@ -196,7 +246,11 @@ def main(argv: list[str] | None = None) -> int:
                              f"and a notebook with less than {MIN_SECONDS} s left is skipped")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--merge", nargs="+", type=Path, default=None, help="merge these result files into --out")
+    parser.add_argument("--one", type=Path, default=None, help=argparse.SUPPRESS)  # the child of run_isolated
     args = parser.parse_args(argv)
+    if args.one:
+        args.out.write_text(json.dumps(run(args.one, args.timeout)) + "\n")
+        return 0
     if args.merge:
         if args.out is None:
             parser.error("--merge needs --out")
@@ -227,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
             r = payload["notebooks"][path.stem] = {"status": "skipped", "seconds": 0.0, "limit_seconds": max(left, 0)}
             print(f"{path.stem:28s} skipped: {max(left, 0)} s left before the deadline", flush=True)
         else:
-            r = payload["notebooks"][path.stem] = run(path, limit)
+            r = payload["notebooks"][path.stem] = run_isolated(path, limit)
             failed |= r["status"] != "ok"
             peak = "-" if r.get("peak_gpu_bytes") is None else f"{r['peak_gpu_bytes'] / 2**30:.2f} GiB"
             print(f"{path.stem:28s} {r['status']:7s} {r['seconds']:7.1f} s (limit {limit} s)  peak GPU memory {peak}  "

@@ -35,6 +35,7 @@ CARRY=${CARRY:-$ROOT/benchmarks/.gpu_carry}
 OUT=${OUT:-$ROOT/benchmarks/.gpu_out}
 PYTHON=${PYTHON:-python3}
 WORK=${WORK:-/tmp/recfeat_gpu_session}
+PIDS=$WORK.pids  # process ids of the notebook runs (kept outside $WORK, which is emptied)
 
 TIMEOUT=300
 BUDGET=570
@@ -113,13 +114,13 @@ session() {
   start=$(date +%s)
   deadline=$((start + BUDGET))
   echo "== gpu_session $(date -u +%Y-%m-%dT%H:%M:%SZ): ${#NOTEBOOKS[@]} notebooks, ${TIMEOUT} s each at most, all within ${BUDGET} s"
-  echo "== machine"
+  echo "== [$(( $(date +%s) - start )) s] machine"
   uname -a
   echo "$(getconf _NPROCESSORS_ONLN) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 2^20}' /proc/meminfo)"
   command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
   "$PYTHON" -V || return 2
 
-  echo "== interpreter matches the carried wheels"
+  echo "== [$(( $(date +%s) - start )) s] interpreter matches the carried wheels"
   local want have
   want=$("$PYTHON" -c "import json, sys; print(json.load(open(sys.argv[1]))['python'])" "$CARRY/manifest.json") || return 2
   have=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
@@ -128,7 +129,20 @@ session() {
     return 2
   fi
 
-  echo "== install the carried wheels and the package (no index, no dependencies) into $WORK/site"
+  # A command cut short (the tool's timeout) leaves its notebook processes running: end
+  # those this script started before, found by the ids gpu_check.py wrote and checked by
+  # their environment (RECFEAT_GPU_PIDS, below: a reused id is never someone else's
+  # process), so that they neither hold the GPU nor slow this run.
+  local pid
+  for pid in $(cat "$PIDS" 2>/dev/null); do
+    if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF "RECFEAT_GPU_PIDS=$PIDS"; then
+      echo "ending process group $pid, left by an earlier command"
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
+    fi
+  done
+  : >"$PIDS"
+
+  echo "== [$(( $(date +%s) - start )) s] install the carried wheels and the package (no index, no dependencies) into $WORK/site"
   rm -rf "$WORK"
   mkdir -p "$WORK/site" "$WORK/jupyter/kernels/python3" || return 2
   "$PYTHON" -m pip install --quiet --no-index --no-deps --no-compile --no-cache-dir --disable-pip-version-check \
@@ -143,6 +157,7 @@ session() {
   export RECFEAT_DATA="$WORK/data"        # ML-100K and the cached item embeddings
   export RECFEAT_TEXT_FALLBACK=cache       # no MiniLM weights here: serve the cached embeddings
   export RECFEAT_GPU_CARRY="$CARRY"        # gpu_check.py copies the manifest into its JSON
+  export RECFEAT_GPU_PIDS="$PIDS"          # gpu_check.py notes its children and kernels here
   export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1  # fail at once, no network
   export PYTHONUNBUFFERED=1 JUPYTER_PLATFORM_DIRS=1 IPYTHONDIR="$WORK/ipython"
   # The kernel must be this interpreter, with PYTHONPATH as above: our own kernel spec, first on the path.
@@ -154,7 +169,7 @@ spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_
 open(sys.argv[1], "w").write(json.dumps(spec, indent=1))
 EOF
 
-  echo "== check the set-up"
+  echo "== [$(( $(date +%s) - start )) s] check the set-up"
   cd "$WORK" || return 2  # not the repository root: the package must come from $WORK/site
   "$PYTHON" - <<'EOF' || return 2
 import importlib, json, sys
@@ -184,16 +199,16 @@ EOF
     left=$((deadline - $(date +%s) - 60))
     [ $left -lt $THROUGHPUT_LIMIT ] && THROUGHPUT_LIMIT=$left
     if [ $THROUGHPUT_LIMIT -ge 30 ]; then
-      echo "== throughput of SASRec and LightGCN training (limit ${THROUGHPUT_LIMIT} s)"
+      echo "== [$(( $(date +%s) - start )) s] throughput of SASRec and LightGCN training (limit ${THROUGHPUT_LIMIT} s)"
       timeout -k 10 "$THROUGHPUT_LIMIT" "$PYTHON" benchmarks/bench_throughput.py --cpu-threads "$THROUGHPUT_THREADS" \
         --out "$THROUGHPUT_JSON" \
         || echo "bench_throughput.py ended with status $? (124: its time limit)"
     else
-      echo "== throughput skipped: too little time left"
+      echo "== [$(( $(date +%s) - start )) s] throughput skipped: too little time left"
     fi
   fi
 
-  echo "== notebooks"
+  echo "== [$(( $(date +%s) - start )) s] notebooks"
   "$PYTHON" benchmarks/gpu_check.py --timeout "$TIMEOUT" --deadline "$((deadline - 5))" --out "$CHECK_JSON" "${NOTEBOOKS[@]}"
   rc=$?
   echo "== done in $(( $(date +%s) - start )) s, status $rc; files in $OUT:"
